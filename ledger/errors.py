@@ -1,0 +1,52 @@
+"""Errors of the store, each with a stable code that the CLI and the API show beside the message."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base of the store's errors. `code` is stable; the message is for people and holds no secret."""
+
+    code = "ledger_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(LedgerError):
+    code = "config_invalid"
+
+
+class DatabaseUnavailable(LedgerError):
+    code = "database_unavailable"
+
+
+class SchemaError(LedgerError):
+    """The database schema is missing, behind, or written by a newer govledger."""
+
+    code = "schema_mismatch"
+
+
+class SigningKeyError(LedgerError):
+    code = "signing_key_invalid"
+
+
+class IntegrityFailure(LedgerError):
+    """`verify` found the store altered. `position`, `aggregate` and `version` name the first bad event when known."""
+
+    code = "integrity_failure"
+
+    def __init__(self, message: str, *, position: int | None = None, aggregate: str | None = None,
+                 version: int | None = None, notification_id: int | None = None) -> None:
+        where = []
+        if position is not None:
+            where.append(f"position {position}")
+        if notification_id is not None:
+            where.append(f"notification {notification_id}")
+        if aggregate is not None:
+            where.append(f"aggregate {aggregate} version {version}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        self.position = position
+        self.aggregate = aggregate
+        self.version = version
+        self.notification_id = notification_id

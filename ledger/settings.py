@@ -1,0 +1,44 @@
+"""The one settings object, read from GOVLEDGER_* environment variables (docs/operations.md lists them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOVLEDGER_", extra="ignore")
+
+    mode: Literal["development", "production"] = "development"
+    data_dir: Path = Path("govledger-data")
+    database_url: str | None = Field(default=None, description="sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+    signing_key: Path | None = Field(default=None, description="Ed25519 signer key file (C2SP note format)")
+    log_origin: str = Field(default="govledger.local/ledger", description="checkpoint origin line and key name")
+    seal_interval: float = Field(default=0.2, gt=0, le=60, description="seconds between sealer polls")
+    seal_batch: int = Field(default=50_000, gt=0, description="most events sealed in one transaction")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'govledger.db'}"
+
+    @property
+    def resolved_signing_key(self) -> Path:
+        """The signing key path; production refuses to fall back to the development key."""
+        if self.signing_key is not None:
+            return self.signing_key
+        if self.mode == "production":
+            raise ConfigError("GOVLEDGER_SIGNING_KEY must name the Ed25519 signing key file in production mode")
+        return self.data_dir / "keys" / "signing.key"
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as e:
+        problems = "; ".join(f"GOVLEDGER_{'_'.join(map(str, err['loc'])).upper()}: {err['msg']}" for err in e.errors())
+        raise ConfigError(f"invalid settings: {problems}") from None

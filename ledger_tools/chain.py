@@ -1,0 +1,91 @@
+"""The govledger event leaf and hash chain (docs/ledger-format.md §"Leaf" and §"Chain").
+
+A stored event is four fields as the store holds them: originator id, originator version,
+topic and state (the payload bytes as stored, compressed or encrypted or not). Its leaf bytes:
+
+    "GLEV1" || u32(len(id)) || id || u64(version) || u32(len(topic)) || topic || u32(len(state)) || state
+
+with big-endian unsigned integers and id, topic as UTF-8; the id is a UUID in its canonical
+lowercase hyphenated form (or the text id as stored). The Merkle leaf hash is RFC 9162's
+SHA-256(0x00 || leaf bytes); the chain hash of position p is SHA-256(chain[p-1] || leaf_hash[p])
+with chain[-1] = 32 zero bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .errors import ChainError, MalformedInputError
+from .merkle import HASH_SIZE
+
+__all__ = ["LEAF_MAGIC", "GENESIS", "StoredEventFields", "leaf_bytes", "event_leaf_hash", "chain_hash", "check_chain"]
+
+LEAF_MAGIC = b"GLEV1"
+GENESIS = bytes(HASH_SIZE)
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+_sha256 = hashlib.sha256
+
+
+@dataclass(frozen=True)
+class StoredEventFields:
+    """The four stored fields of an event that its leaf covers."""
+
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+def leaf_bytes(originator_id: str, originator_version: int, topic: str, state: bytes) -> bytes:
+    """The exact bytes of an event's Merkle leaf."""
+    if not isinstance(state, (bytes, bytearray, memoryview)):
+        raise MalformedInputError("event state must be bytes")
+    if not 0 <= originator_version < 1 << 63:
+        raise MalformedInputError(f"originator version {originator_version} out of range")
+    oid = originator_id.encode()
+    t = topic.encode()
+    return b"".join(
+        (LEAF_MAGIC, _U32.pack(len(oid)), oid, _U64.pack(originator_version), _U32.pack(len(t)), t,
+         _U32.pack(len(state)), bytes(state))
+    )
+
+
+def event_leaf_hash(originator_id: str, originator_version: int, topic: str, state: bytes) -> bytes:
+    """RFC 9162 leaf hash of an event: SHA-256(0x00 || leaf bytes)."""
+    return _sha256(b"\x00" + leaf_bytes(originator_id, originator_version, topic, state)).digest()
+
+
+def chain_hash(previous: bytes, hashed_leaf: bytes) -> bytes:
+    """SHA-256(previous chain hash || leaf hash); both 32 bytes."""
+    if len(previous) != HASH_SIZE or len(hashed_leaf) != HASH_SIZE:
+        raise MalformedInputError("chain and leaf hashes must be 32 bytes")
+    return _sha256(previous + hashed_leaf).digest()
+
+
+def check_chain(
+    entries: Iterable[tuple[StoredEventFields, bytes]], *, start: int = 0, previous: bytes = GENESIS
+) -> bytes:
+    """Check (event, claimed chain hash) pairs from position `start`; return the last chain hash.
+
+    Raises ChainError naming the first position whose chain hash does not follow; fails closed
+    on an empty sequence.
+    """
+    if len(previous) != HASH_SIZE:
+        raise MalformedInputError("previous chain hash must be 32 bytes")
+    position = start
+    for event, claimed in entries:
+        expected = chain_hash(
+            previous,
+            event_leaf_hash(event.originator_id, event.originator_version, event.topic, event.state),
+        )
+        if claimed != expected:
+            raise ChainError(position, f"chain hash {bytes(claimed).hex()} does not follow; expected {expected.hex()}")
+        previous = expected
+        position += 1
+    if position == start:
+        raise MalformedInputError("no events to check")
+    return previous

@@ -1,0 +1,48 @@
+"""Ledger core on SQLite: events, hash chain, Merkle tree nodes, signed checkpoints; append-only by trigger.
+
+The events table is the one eventsourcing's SQLite recorder expects (its rowid is the notification id).
+"""
+
+from yoyo import step
+
+__depends__: set[str] = set()
+
+APPEND_ONLY = ["ledger_events", "ledger_chain", "ledger_tree_nodes", "ledger_checkpoints"]
+
+steps = [
+    step(
+        "CREATE TABLE ledger_events ("
+        " originator_id TEXT, originator_version INTEGER, topic TEXT, state BLOB,"
+        " PRIMARY KEY (originator_id, originator_version))",
+        "DROP TABLE ledger_events",
+    ),
+    step(
+        "CREATE TABLE ledger_chain ("
+        " position INTEGER PRIMARY KEY CHECK (position >= 0),"
+        " notification_id INTEGER NOT NULL UNIQUE,"
+        " leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32),"
+        " chain_hash BLOB NOT NULL CHECK (length(chain_hash) = 32))",
+        "DROP TABLE ledger_chain",
+    ),
+    step(
+        "CREATE TABLE ledger_tree_nodes ("
+        " level INTEGER NOT NULL CHECK (level >= 1), idx INTEGER NOT NULL CHECK (idx >= 0),"
+        " hash BLOB NOT NULL CHECK (length(hash) = 32), PRIMARY KEY (level, idx)) WITHOUT ROWID",
+        "DROP TABLE ledger_tree_nodes",
+    ),
+    step(
+        "CREATE TABLE ledger_checkpoints ("
+        " tree_size INTEGER PRIMARY KEY CHECK (tree_size > 0),"
+        " root_hash BLOB NOT NULL CHECK (length(root_hash) = 32),"
+        " note TEXT NOT NULL, signed_at TEXT NOT NULL)",
+        "DROP TABLE ledger_checkpoints",
+    ),
+] + [
+    step(
+        f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}"
+        f" BEGIN SELECT RAISE(ABORT, 'govledger: {table} is append-only; {op} refused'); END",
+        f"DROP TRIGGER {table}_no_{op.lower()}",
+    )
+    for table in APPEND_ONLY
+    for op in ("UPDATE", "DELETE")
+]
