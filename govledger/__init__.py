@@ -1,0 +1,1 @@
+"""govledger: the composition root (bootstrap) and the `govledger` command line."""

@@ -1,0 +1,49 @@
+"""The one composition root: settings → database → application, signer and verifier, for the CLI, workers and tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from domain.application import Governance
+from ledger.database import Database
+from ledger.errors import SigningKeyError
+from ledger.keys import load_signer, load_verifier, verifier_path
+from ledger.migrate import require_current
+from ledger.settings import Settings, load_settings
+from ledger_tools.note import Signer, Verifier
+
+
+@dataclass
+class Ledger:
+    settings: Settings = field(default_factory=load_settings)
+
+    @cached_property
+    def db(self) -> Database:
+        return Database.from_url(self.settings.resolved_database_url)
+
+    def application(self, *, check_schema: bool = True) -> Governance:
+        if check_schema:
+            require_current(self.db)
+        return Governance(env=self.db.eventsourcing_env())
+
+    @property
+    def key_path(self) -> Path:
+        return self.settings.resolved_signing_key
+
+    def signer(self) -> Signer:
+        return load_signer(self.key_path)
+
+    def verifier(self, trusted_key: Path | None = None) -> Verifier:
+        """The key checkpoints must be signed with: a pinned one if given, else the service's own."""
+        if trusted_key is not None:
+            return load_verifier(trusted_key)
+        public = verifier_path(self.key_path)
+        if self.key_path.is_file():  # the key the sealer really signs with wins over a loose .vkey file
+            return load_verifier(self.key_path)
+        if public.is_file():
+            return load_verifier(public)
+        raise SigningKeyError(
+            f"no verifier key: neither {public} nor {self.key_path} exists; pass --key or set GOVLEDGER_SIGNING_KEY"
+        )

@@ -1,0 +1,188 @@
+"""The `govledger` command line. Every command reports a failure as `error [code]: message` and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from domain.errors import DomainError
+from ledger.errors import IntegrityFailure, LedgerError, SigningKeyError
+from ledger.history import aggregate_as_of
+from ledger.keys import create_signing_key, load_signer
+from ledger.migrate import migrate as run_migrations
+from ledger.sealer import seal_once
+from ledger.verify import verify_store
+from workers.sealer import run_sealer
+
+from .bootstrap import Ledger
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="govledger: a verifiable governance ledger for ML models.")
+out = Console()
+err = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=err, transient=False)
+
+
+@app.command()
+def init() -> None:
+    """Create the data directory and, outside production, a development signing key (never commit it)."""
+    ledger = Ledger()
+    s = ledger.settings
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    if ledger.db.is_sqlite and ledger.db.path is not None:
+        ledger.db.path.parent.mkdir(parents=True, exist_ok=True)
+    path = ledger.key_path
+    if path.exists():
+        out.print(f"signing key {path} exists; keeping it")
+    elif s.mode == "production":
+        raise SigningKeyError(f"production mode: {path} does not exist; provision the signing key, init never makes one")
+    else:
+        signer = create_signing_key(path, s.log_origin)
+        out.print(f"created development signing key {path} (mode 0600); verifier key: {signer.verifier}")
+    out.print(f"data directory {s.data_dir.resolve()}; database {ledger.db.describe()}; next: govledger migrate")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending schema migrations (safe to run again)."""
+    ledger = Ledger()
+    applied = run_migrations(ledger.db)
+    out.print(f"applied {', '.join(applied)}" if applied else f"{ledger.db.describe()} is up to date")
+
+
+@app.command()
+def verify(key: Annotated[Path | None, typer.Option(help="pin the verifier key (.vkey) checkpoints must be signed with")] = None) -> None:
+    """Check every event, chain hash and checkpoint; exit 1 naming the first bad event."""
+    ledger = Ledger()
+    verifier = ledger.verifier(key)
+    from ledger.migrate import require_current
+
+    require_current(ledger.db)
+    with ledger.db.connect() as conn, _progress() as bar:
+        task = bar.add_task("verifying", total=None)
+        report = verify_store(ledger.db, conn, verifier, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    unsealed = report.events - report.sealed
+    out.print(f"OK: {report.events} events, chain intact; {report.checkpoints} checkpoints signed by {verifier.name}+{verifier.id.hex()} "
+              f"and consistent; {report.sealed} events sealed, {unsealed} awaiting the sealer")
+
+
+@app.command()
+def seal(once: Annotated[bool, typer.Option(help="seal what is committed now, then exit")] = False) -> None:
+    """Run the sealer alone: append committed events to the Merkle tree and sign checkpoints."""
+    ledger = Ledger()
+    signer = ledger.signer()
+    from ledger.migrate import require_current
+
+    require_current(ledger.db)
+    if once:
+        with ledger.db.connect() as conn:
+            last = None
+            while (cp := seal_once(ledger.db, conn, signer, batch=ledger.settings.seal_batch)) is not None:
+                last = cp
+        out.print(f"sealed up to tree size {last.size}" if last else "nothing to seal")
+        return
+    _run_until_signal(lambda stop: run_sealer(ledger.db, signer, interval=ledger.settings.seal_interval,
+                                              batch=ledger.settings.seal_batch, stop=stop))
+
+
+@app.command()
+def workers() -> None:
+    """Run every worker of this release (today: the sealer) until SIGINT or SIGTERM."""
+    seal(once=False)
+
+
+def _run_until_signal(target: Any) -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    err.print("running; stop with Ctrl-C")
+    target(stop)
+
+
+@app.command()
+def checkpoint() -> None:
+    """Print the latest signed checkpoint (a C2SP signed note)."""
+    ledger = Ledger()
+    with ledger.db.connect() as conn:
+        row = conn.execute("SELECT note FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()
+    if row is None:
+        raise LedgerError("no checkpoint yet: run the sealer (`govledger seal --once`)")
+    sys.stdout.write(row[0])
+
+
+@app.command()
+def replay(
+    aggregate_id: Annotated[str, typer.Argument(help="the aggregate's UUID")],
+    version: Annotated[int | None, typer.Option(min=1, help="replay up to this version")] = None,
+    at: Annotated[datetime | None, typer.Option(help="replay as of this time (ISO 8601, UTC if no zone)")] = None,
+) -> None:
+    """Print an aggregate as it was at a version or a point in time."""
+    try:
+        uid = UUID(aggregate_id)
+    except ValueError:
+        raise LedgerError(f"{aggregate_id!r} is not a UUID") from None
+    if at is not None and at.tzinfo is None:
+        from datetime import UTC
+
+        at = at.replace(tzinfo=UTC)
+    aggregate = aggregate_as_of(Ledger().application(), uid, version=version, at=at)
+    state = {k.lstrip("_"): v for k, v in vars(aggregate).items() if k not in ("_pending_events",)}
+    out.print_json(json.dumps({"type": type(aggregate).__name__, **state}, default=str))
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(min=1, max=3650, help="days of the bureau feed to register")] = 400,
+    rows: Annotated[int, typer.Option(min=1, max=100_000, help="applications per partition")] = 40,
+) -> None:
+    """Register a synthetic credit-bureau feed as datasets, seal it, verify it and replay one dataset."""
+    from .demo import REGIONS, register_feed, tell_story
+
+    init()
+    migrate()
+    ledger = Ledger()
+    gov = ledger.application()
+    with _progress() as bar:
+        task = bar.add_task("registering bureau-feed partitions", total=days * len(REGIONS))
+        feed = register_feed(gov, ledger.settings.data_dir, days=days, rows=rows, actor="demo-data-scientist",
+                             progress=lambda n: bar.advance(task, n))
+    tell_story(ledger, gov, feed, out, err)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except IntegrityFailure as e:
+        err.print(f"[bold red]TAMPERED[/] [{e.code}] {e.message}")
+        sys.exit(1)
+    except (LedgerError, DomainError) as e:
+        err.print(f"error [{e.code}]: {e.message}")
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The sealer: appends committed events to the stored Merkle tree in position order and signs a checkpoint.
+
+Each seal is one transaction (tree nodes and the checkpoint together), so an interrupted seal
+leaves nothing behind and the next one starts again from the last checkpoint. One sealer at a
+time: SQLite's write lock (BEGIN IMMEDIATE), or a PostgreSQL advisory lock that a second sealer
+skips instead of waiting on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger_tools.chain import GENESIS, chain_hash
+from ledger_tools.checkpoint import Checkpoint, sign_checkpoint
+from ledger_tools.note import Signer
+
+from .database import Database
+from .errors import IntegrityFailure
+from .tree import sealed_size, stored_compact_range
+
+SEALER_LOCK_KEY = 0x676F764C65646772  # "govLedgr"
+
+
+def _begin(db: Database, conn: Any) -> bool:
+    if db.is_sqlite:
+        conn.execute("BEGIN IMMEDIATE")
+        return True
+    got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (SEALER_LOCK_KEY,)).fetchone()[0]
+    return bool(got)
+
+
+def seal_once(db: Database, conn: Any, signer: Signer, *, batch: int = 50_000) -> Checkpoint | None:
+    """Seal up to `batch` unsealed events; return the new checkpoint, or None if there was nothing to seal."""
+    p = db.param()
+    try:
+        if not _begin(db, conn):
+            conn.rollback()
+            return None
+        size = sealed_size(conn)
+        rows = conn.execute(
+            f"SELECT position, leaf_hash, chain_hash FROM ledger_chain WHERE position >= {p} ORDER BY position LIMIT {p}",
+            (max(size - 1, 0), batch + (1 if size else 0)),
+        ).fetchall()
+        previous = GENESIS
+        if size:
+            previous = bytes(rows[0][2])
+            rows = rows[1:]
+        if not rows:
+            conn.rollback()
+            return None
+        tree = stored_compact_range(conn, size, p)
+        nodes: list[tuple[int, int, bytes]] = []
+        for position, leaf, claimed in rows:
+            leaf, claimed = bytes(leaf), bytes(claimed)
+            if position != tree.size:
+                raise IntegrityFailure(f"expected position {tree.size} next, found {position}: the chain has a gap", position=tree.size)
+            previous = chain_hash(previous, leaf)
+            if previous != claimed:
+                raise IntegrityFailure("chain hash does not follow; refusing to seal a broken chain", position=position)
+            tree.append(leaf, lambda level, index, h: nodes.append((level, index, h)))
+        checkpoint = Checkpoint(signer.name, tree.size, tree.root())
+        note = sign_checkpoint(checkpoint, signer)
+        conn.cursor().executemany(f"INSERT INTO ledger_tree_nodes (level, idx, hash) VALUES ({p},{p},{p})", nodes)
+        conn.execute(
+            f"INSERT INTO ledger_checkpoints (tree_size, root_hash, note, signed_at) VALUES ({p},{p},{p},{p})",
+            (checkpoint.size, checkpoint.root, note, datetime.now(UTC).isoformat()),
+        )
+        conn.commit()
+        return checkpoint
+    except BaseException:
+        conn.rollback()
+        raise

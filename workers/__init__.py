@@ -1,0 +1,1 @@
+"""Workers: long-running processes that follow the ledger and append outcomes. Restartable at any moment."""
