@@ -13,10 +13,11 @@ from uuid import UUID
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from domain.errors import DomainError
-from ledger.errors import IntegrityFailure, LedgerError, SigningKeyError
+from ledger.errors import InvalidArgument, IntegrityFailure, LedgerError, SigningKeyError
 from ledger.history import aggregate_as_of
 from ledger.keys import create_signing_key, load_signer
 from ledger.migrate import migrate as run_migrations
@@ -119,7 +120,7 @@ def checkpoint() -> None:
     with ledger.db.connect() as conn:
         row = conn.execute("SELECT note FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()
     if row is None:
-        raise LedgerError("no checkpoint yet: run the sealer (`govledger seal --once`)")
+        raise InvalidArgument("no checkpoint yet: run the sealer (`govledger seal --once`)")
     sys.stdout.write(row[0])
 
 
@@ -133,7 +134,7 @@ def replay(
     try:
         uid = UUID(aggregate_id)
     except ValueError:
-        raise LedgerError(f"{aggregate_id!r} is not a UUID") from None
+        raise InvalidArgument(f"{aggregate_id!r} is not a UUID") from None
     if at is not None and at.tzinfo is None:
         from datetime import UTC
 
@@ -166,10 +167,10 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except IntegrityFailure as e:
-        err.print(f"[bold red]TAMPERED[/] [{e.code}] {e.message}")
+        err.print(f"[bold red]TAMPERED[/] {escape(f'[{e.code}] {e.message}')}")
         sys.exit(1)
     except (LedgerError, DomainError) as e:
-        err.print(f"error [{e.code}]: {e.message}")
+        err.print(escape(f"error [{e.code}]: {e.message}"))
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)

@@ -13,6 +13,10 @@ class LedgerError(Exception):
         self.message = message
 
 
+class InvalidArgument(LedgerError):
+    code = "invalid_argument"
+
+
 class ConfigError(LedgerError):
     code = "config_invalid"
 

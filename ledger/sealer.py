@@ -58,6 +58,7 @@ def seal_once(db: Database, conn: Any, signer: Signer, *, batch: int = 50_000) -
             previous = chain_hash(previous, leaf)
             if previous != claimed:
                 raise IntegrityFailure("chain hash does not follow; refusing to seal a broken chain", position=position)
+            nodes.append((0, position, leaf))
             tree.append(leaf, lambda level, index, h: nodes.append((level, index, h)))
         checkpoint = Checkpoint(signer.name, tree.size, tree.root())
         note = sign_checkpoint(checkpoint, signer)

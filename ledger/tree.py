@@ -1,7 +1,8 @@
-"""The stored RFC 9162 tree: leaf hashes in `ledger_chain`, every completed perfect subtree in `ledger_tree_nodes`.
+"""The stored RFC 9162 tree: every sealed leaf and completed perfect subtree in `ledger_tree_nodes`.
 
 A node (level L, index i) is MTH of leaves [i·2^L, (i+1)·2^L); level 0 is the leaf hash at
-position i. Any subtree a proof needs is a fold of O(log n) perfect nodes, so proofs and roots
+position i, copied there by the sealer, so the tree is self-contained and `verify` can tell which
+sealed leaf an event no longer matches. Any subtree a proof needs is a fold of O(log n) perfect nodes, so proofs and roots
 cost a single indexed query whatever the size of the ledger.
 """
 
@@ -30,15 +31,10 @@ def sealed_size(conn: Any) -> int:
 def fetch_nodes(conn: Any, coords: set[tuple[int, int]], param: str) -> dict[tuple[int, int], bytes]:
     """Stored hashes of perfect nodes (level, index); a missing one is an integrity failure."""
     found: dict[tuple[int, int], bytes] = {}
-    leaves = sorted(i for lv, i in coords if lv == 0)
-    inner = sorted((lv, i) for lv, i in coords if lv > 0)
-    if leaves:
-        sql = f"SELECT position, leaf_hash FROM ledger_chain WHERE position IN ({','.join([param] * len(leaves))})"
-        for pos, h in conn.execute(sql, leaves).fetchall():
-            found[(0, int(pos))] = bytes(h)
-    if inner:
-        cond = " OR ".join([f"(level = {param} AND idx = {param})"] * len(inner))
-        flat = [v for pair in inner for v in pair]
+    if coords:
+        ordered = sorted(coords)
+        cond = " OR ".join([f"(level = {param} AND idx = {param})"] * len(ordered))
+        flat = [v for pair in ordered for v in pair]
         for lv, i, h in conn.execute(f"SELECT level, idx, hash FROM ledger_tree_nodes WHERE {cond}", flat).fetchall():
             found[(int(lv), int(i))] = bytes(h)
     missing = coords - found.keys()

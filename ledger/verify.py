@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from ledger_tools.chain import GENESIS, LEAF_MAGIC
+from ledger_tools.chain import GENESIS, LEAF_MAGIC, event_leaf_hash
 from ledger_tools.checkpoint import Checkpoint, open_checkpoint
 from ledger_tools.errors import LedgerToolsError
 from ledger_tools.merkle import CompactRange, verify_consistency, verify_inclusion
@@ -91,7 +91,7 @@ def verify_store(
     sha256 = hashlib.sha256
     u32, u64 = struct.Struct(">I").pack, struct.Struct(">Q").pack
     previous = GENESIS
-    position = 0
+    position = previous_checkpoint = 0
     canonical = _hex_uuid if db.is_sqlite else str
     for nid, oid, version, topic, state, pos, stored_leaf, stored_chain in _rows(db, conn):
         oid_text = canonical(oid)
@@ -114,10 +114,12 @@ def verify_store(
         position += 1
         if position == next_checkpoint:
             if tree.root() != sizes[position].root:
+                _locate_replaced(db, conn, previous_checkpoint, position)
                 raise IntegrityFailure(
-                    f"the events before position {position} do not give the root signed in the checkpoint of size {position}:"
-                    " events were replaced and the chain recomputed",
+                    f"the events before position {position} do not give the root signed in the checkpoint of size {position},"
+                    " and the stored tree was rewritten to match them: events were replaced and the chain recomputed",
                     position=position - 1)
+            previous_checkpoint = position
             later = [s for s in sizes if s > position]
             next_checkpoint = min(later) if later else -1
         if progress is not None and position % FETCH == 0:
@@ -139,6 +141,25 @@ def verify_store(
     return VerifyReport(position, len(checkpoints), checkpoints[-1].size if checkpoints else 0, checkpoints[-1] if checkpoints else None)
 
 
+def _locate_replaced(db: Database, conn: Any, lo: int, hi: int) -> None:
+    """Name the first event in [lo, hi) whose leaf differs from the leaf the sealer stored for it."""
+    join = "e.rowid" if db.is_sqlite else "e.notification_id"
+    oid = "e.originator_id" if db.is_sqlite else "e.originator_id::text"
+    p = db.param()
+    rows = conn.execute(
+        f"SELECT c.position, c.notification_id, {oid}, e.originator_version, e.topic, e.state, t.hash"
+        f" FROM ledger_chain c JOIN ledger_events e ON {join} = c.notification_id"
+        f" LEFT JOIN ledger_tree_nodes t ON t.level = 0 AND t.idx = c.position"
+        f" WHERE c.position >= {p} AND c.position < {p} ORDER BY c.position", (lo, hi)).fetchall()
+    canonical = _hex_uuid if db.is_sqlite else str
+    for position, nid, oid_value, version, topic, state, sealed in rows:
+        aggregate = canonical(oid_value)
+        if sealed is None or event_leaf_hash(aggregate, version, topic, bytes(state)) != bytes(sealed):
+            raise IntegrityFailure(
+                f"event differs from the leaf sealed for it at position {position}: it was replaced and the chain recomputed",
+                position=position, notification_id=nid, aggregate=aggregate, version=version)
+
+
 def _check_stored_tree(db: Database, conn: Any, checkpoints: list[Checkpoint], samples: int) -> None:
     """The stored tree must prove what the checkpoints sign: consistency between each pair, inclusion for a sample."""
     p = db.param()
@@ -154,6 +175,8 @@ def _check_stored_tree(db: Database, conn: Any, checkpoints: list[Checkpoint], s
         leaves = dict(conn.execute(
             f"SELECT position, leaf_hash FROM ledger_chain WHERE position IN ({','.join([p] * len(picks))})", sorted(picks)
         ).fetchall())
+        if len(leaves) != len(picks):
+            raise IntegrityFailure("a sampled position has no chain entry")
         for i in sorted(picks):
             verify_inclusion(i, latest.size, bytes(leaves[i]), stored_inclusion_proof(conn, i, latest.size, p), latest.root)
     except LedgerToolsError as e:

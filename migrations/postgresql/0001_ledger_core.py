@@ -37,7 +37,7 @@ steps = [
     ),
     step(
         "CREATE TABLE ledger_tree_nodes ("
-        " level smallint NOT NULL CHECK (level >= 1), idx bigint NOT NULL CHECK (idx >= 0),"
+        " level smallint NOT NULL CHECK (level >= 0), idx bigint NOT NULL CHECK (idx >= 0),"
         " hash bytea NOT NULL CHECK (length(hash) = 32), PRIMARY KEY (level, idx))",
         "DROP TABLE ledger_tree_nodes",
     ),

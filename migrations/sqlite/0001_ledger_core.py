@@ -26,7 +26,7 @@ steps = [
     ),
     step(
         "CREATE TABLE ledger_tree_nodes ("
-        " level INTEGER NOT NULL CHECK (level >= 1), idx INTEGER NOT NULL CHECK (idx >= 0),"
+        " level INTEGER NOT NULL CHECK (level >= 0), idx INTEGER NOT NULL CHECK (idx >= 0),"
         " hash BLOB NOT NULL CHECK (length(hash) = 32), PRIMARY KEY (level, idx)) WITHOUT ROWID",
         "DROP TABLE ledger_tree_nodes",
     ),

@@ -1,0 +1,84 @@
+"""Shared fixtures: a migrated SQLite file and a migrated database on the real local PostgreSQL.
+
+PostgreSQL is reached at GOVLEDGER_TEST_PG (default postgresql://postgres@127.0.0.1:5432). With
+CI=true an unreachable server fails the run; elsewhere the PostgreSQL tests are skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ledger.database import Database
+from ledger.keys import create_signing_key, load_signer
+from ledger.migrate import migrate
+
+PG_BASE = os.environ.get("GOVLEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _admin() -> psycopg.Connection:
+    return psycopg.connect(f"{PG_BASE}/postgres", autocommit=True, connect_timeout=5)
+
+
+@pytest.fixture(scope="session")
+def pg_template(worker_id: str) -> Iterator[str]:
+    try:
+        admin = _admin()
+    except psycopg.OperationalError as e:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {PG_BASE} is unreachable and CI=true: {e}")
+        pytest.skip(f"PostgreSQL at {PG_BASE} is unreachable: {e}")
+    name = f"gl_tmpl_{worker_id}_{os.getpid()}"
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    migrate(Database.from_url(f"{PG_BASE}/{name}"))
+    yield name
+    with _admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_template: str) -> Iterator[str]:
+    name = f"gl_{uuid.uuid4().hex[:12]}"
+    with _admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    yield f"{PG_BASE}/{name}"
+    with _admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    migrate(Database.from_url(url))
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Runs the test once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture
+def db(db_url: str) -> Database:
+    return Database.from_url(db_url)
+
+
+@pytest.fixture
+def key_path(tmp_path: Path) -> Path:
+    path = tmp_path / "keys" / "signing.key"
+    create_signing_key(path, "test.govledger/ledger")
+    return path
+
+
+@pytest.fixture
+def signer(key_path: Path):
+    return load_signer(key_path)

@@ -1,0 +1,58 @@
+"""Helpers for ledger tests: fill a store through the real application, and tamper with it as an attacker would."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from domain.application import Governance
+from ledger.database import Database
+from ledger.sealer import seal_once
+
+TABLES = ["ledger_events", "ledger_chain", "ledger_tree_nodes", "ledger_checkpoints"]
+
+
+def fill(db: Database, count: int, *, start: int = 0) -> list[Any]:
+    """Register `count` datasets, one command (one transaction) each; return their ids."""
+    app = Governance(env=db.eventsourcing_env())
+    try:
+        return [
+            app.register_dataset(
+                name=f"partition {i}", source=f"s3://feed/part-{i}.csv", schema={"age": "integer", "income": "float"},
+                row_count=100 + i, content_hash=hashlib.sha256(str(i).encode()).hexdigest(), registered_by="ds-1",
+            )
+            for i in range(start, start + count)
+        ]
+    finally:
+        app.close()
+
+
+def seal_all(db: Database, signer: Any) -> int:
+    with db.connect() as conn:
+        size = 0
+        while (cp := seal_once(db, conn, signer)) is not None:
+            size = cp.size
+        return size
+
+
+def as_attacker(db: Database, sql: str, params: tuple[Any, ...] = ()) -> None:
+    """Run SQL with the append-only triggers out of the way, as a superuser or file owner could."""
+    with db.connect() as conn:
+        if db.is_sqlite:
+            conn.execute("BEGIN")
+            for table in TABLES:
+                for op in ("update", "delete"):
+                    conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_{op}")
+            conn.execute(sql, params)
+            conn.execute("COMMIT")
+        else:
+            conn.execute("SET session_replication_role = replica")
+            conn.execute(sql.replace("?", "%s").replace("rowid", "notification_id"), params)
+            conn.commit()
+
+
+def query(db: Database, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with db.connect() as conn:
+        rows = conn.execute(sql.replace("?", db.param()) if not db.is_sqlite else sql, params).fetchall()
+        conn.rollback()
+        return rows
