@@ -73,6 +73,11 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             "INSERT INTO {schema}.ledger_chain (position, notification_id, leaf_hash, chain_hash)"
             " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
         ).format(schema=self._schema_identifier())
+        # Same EXCLUSIVE lock as the library takes, through a function the service role may call.
+        self.lock_table_statements = [
+            SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
+            SQL("SELECT {schema}.govledger_lock_events()").format(schema=self._schema_identifier()),
+        ]
         self.select_tip_statement = SQL(
             "SELECT position, chain_hash FROM {schema}.ledger_chain ORDER BY position DESC LIMIT 1"
         ).format(schema=self._schema_identifier())

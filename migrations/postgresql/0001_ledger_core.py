@@ -75,6 +75,18 @@ steps = [
         " EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
     ),
     step("DO $$ BEGIN EXECUTE format('GRANT USAGE ON SCHEMA %I TO govledger_service', current_schema()); END $$"),
+    # The recorder serialises inserts with LOCK TABLE … IN EXCLUSIVE MODE, which PostgreSQL lets only
+    # holders of UPDATE, DELETE or TRUNCATE take. This owner's function takes the lock for the service
+    # role, so the role needs none of those rights.
+    step(
+        "DO $$ BEGIN EXECUTE format("
+        "'CREATE FUNCTION govledger_lock_events() RETURNS void LANGUAGE plpgsql SECURITY DEFINER"
+        " SET search_path = pg_catalog, %I AS $f$ BEGIN LOCK TABLE ledger_events IN EXCLUSIVE MODE; END $f$',"
+        " current_schema()); END $$",
+        "DROP FUNCTION govledger_lock_events()",
+    ),
+    step("REVOKE ALL ON FUNCTION govledger_lock_events() FROM PUBLIC"),
+    step("GRANT EXECUTE ON FUNCTION govledger_lock_events() TO govledger_service"),
     step(
         "GRANT SELECT, INSERT ON " + ", ".join(APPEND_ONLY) + " TO govledger_service",
         "REVOKE ALL ON " + ", ".join(APPEND_ONLY) + " FROM govledger_service",
