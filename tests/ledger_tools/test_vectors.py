@@ -144,3 +144,20 @@ def test_a_checkpoint_signed_by_another_key_with_the_same_name_is_rejected():
     real, impostor = generate_signer("example.org/log"), generate_signer("example.org/log")
     with pytest.raises(LedgerToolsError, match="no signature"):
         open_checkpoint(sign_checkpoint(cp, impostor), real.verifier)
+
+
+def test_the_checkpoint_command_verifies_a_real_sum_golang_org_checkpoint_and_rejects_a_tampered_one(tmp_path):
+    import subprocess
+    import sys
+
+    case = load("signed_notes.json")["notes"][4]
+    (tmp_path / "key.vkey").write_text(case["vkey"])
+    (tmp_path / "good.note").write_text(case["note"])
+    (tmp_path / "bad.note").write_text(case["note"].replace("31700353", "31700354"))
+    cmd = [sys.executable, "-m", "ledger_tools", "checkpoint", "--key", str(tmp_path / "key.vkey")]
+    good = subprocess.run([*cmd, str(tmp_path / "good.note")], capture_output=True, text=True)
+    assert good.returncode == 0 and "tree size 31700353" in good.stdout
+    bad = subprocess.run([*cmd, str(tmp_path / "bad.note")], capture_output=True, text=True)
+    assert bad.returncode == 1 and "does not verify" in bad.stderr
+    missing = subprocess.run([*cmd, str(tmp_path / "none.note")], capture_output=True, text=True)
+    assert missing.returncode == 2 and "cannot read" in missing.stderr

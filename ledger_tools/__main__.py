@@ -1,0 +1,50 @@
+"""`python -m ledger_tools`: offline checks a regulator runs with nothing but ledger_tools and cryptography.
+
+    python -m ledger_tools checkpoint NOTE_FILE --key VKEY_FILE [--origin ORIGIN]
+
+Exit 0 when everything holds, 1 when a check fails, 2 on unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import sys
+from pathlib import Path
+
+from .checkpoint import open_checkpoint
+from .errors import MalformedInputError, VerificationError
+from .note import Verifier
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise MalformedInputError(f"cannot read {path}: {e}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ledger_tools", description="Verify govledger ledger data offline.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cp = sub.add_parser("checkpoint", help="verify a signed checkpoint against a pinned verifier key")
+    cp.add_argument("note", help="file holding the C2SP signed checkpoint")
+    cp.add_argument("--key", required=True, help="file holding the verifier key (name+id+base64key)")
+    cp.add_argument("--origin", help="the origin line the checkpoint must carry")
+    args = parser.parse_args(argv)
+    try:
+        verifier = Verifier.parse(_read(args.key))
+        checkpoint = open_checkpoint(_read(args.note), verifier, origin=args.origin)
+    except VerificationError as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        return 1
+    except MalformedInputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"OK: checkpoint of {checkpoint.origin!r}, tree size {checkpoint.size}, "
+          f"root {base64.b64encode(checkpoint.root).decode()}, signed by {verifier.name}+{verifier.id.hex()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

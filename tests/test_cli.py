@@ -1,0 +1,125 @@
+"""The `govledger` command as a user runs it: every failure is a clear message and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
+    result = subprocess.run([sys.executable, "-m", "govledger.cli", *args], cwd=cwd, env={**base, **env},
+                            capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_a_fresh_machine_inits_migrates_seals_and_verifies(tmp_path):
+    assert run("init", cwd=tmp_path).returncode == 0
+    key = tmp_path / "govledger-data" / "keys" / "signing.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert key.with_suffix(".vkey").read_text().startswith("govledger.local/ledger+")
+    first = run("migrate", cwd=tmp_path)
+    assert first.returncode == 0 and "applied 0001_ledger_core" in first.stdout
+    again = run("migrate", cwd=tmp_path)
+    assert again.returncode == 0 and "up to date" in again.stdout
+    assert run("seal", "--once", cwd=tmp_path).stdout.strip() == "nothing to seal"
+    verified = run("verify", cwd=tmp_path)
+    assert verified.returncode == 0 and "OK: 0 events" in verified.stdout
+
+
+def test_the_demo_tells_its_story_and_leaves_a_verifiable_store(tmp_path):
+    demo = run("demo", "--days", "3", "--rows", "5", cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    assert "sealer: signed checkpoint of tree size 24" in demo.stdout
+    assert "verify: 24 events" in demo.stdout and "proof verified with ledger_tools" in demo.stdout
+    note = run("checkpoint", cwd=tmp_path).stdout
+    assert note.splitlines()[:2] == ["govledger.local/ledger", "24"]
+    assert run("verify", cwd=tmp_path).returncode == 0
+
+
+def test_a_tampered_store_fails_verify_naming_the_event(tmp_path):
+    assert run("demo", "--days", "1", "--rows", "5", cwd=tmp_path).returncode == 0
+    conn = sqlite3.connect(tmp_path / "govledger-data" / "govledger.db")
+    conn.execute("DROP TRIGGER ledger_events_no_update")
+    conn.execute("UPDATE ledger_events SET state = CAST(replace(CAST(state AS TEXT), 'north', 'nurth') AS BLOB) WHERE rowid = 1")
+    conn.commit()
+    result = run("verify", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "TAMPERED" in result.stderr and "position 0" in result.stderr and "version 1" in result.stderr
+
+
+def test_production_mode_refuses_to_seal_without_a_signing_key(tmp_path):
+    run("init", cwd=tmp_path)
+    run("migrate", cwd=tmp_path)
+    result = run("seal", "--once", cwd=tmp_path, GOVLEDGER_MODE="production")
+    assert result.returncode == 2 and "GOVLEDGER_SIGNING_KEY" in result.stderr
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    result = run("init", cwd=fresh, GOVLEDGER_MODE="production")
+    assert result.returncode == 2 and "GOVLEDGER_SIGNING_KEY" in result.stderr
+
+
+def test_a_wrong_signing_key_file_is_refused_without_echoing_it(tmp_path):
+    run("init", cwd=tmp_path)
+    run("migrate", cwd=tmp_path)
+    bad = tmp_path / "bad.key"
+    bad.write_text("PRIVATE+KEY+x+00000000+c2VjcmV0LXNlZWQtYnl0ZXM=\n")
+    result = run("seal", "--once", cwd=tmp_path, GOVLEDGER_SIGNING_KEY=str(bad))
+    assert result.returncode == 2 and "is not a govledger signing key" in result.stderr
+    assert "c2VjcmV0" not in result.stderr + result.stdout
+    missing = run("seal", "--once", cwd=tmp_path, GOVLEDGER_SIGNING_KEY=str(tmp_path / "nope.key"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://root@localhost/x", "unsupported database URL scheme"),
+        ("postgresql:///nohost", "needs a host and a database name"),
+        ("postgresql://u@127.0.0.1:notaport/x", "invalid port"),
+        ("sqlite:///", "names no file"),
+        ("postgresql://gl:s3cret-pass@127.0.0.1:1/nowhere", "cannot connect"),
+    ],
+)
+def test_a_bad_database_url_is_a_clear_error_that_never_shows_the_password(tmp_path, url, message):
+    result = run("migrate", cwd=tmp_path, GOVLEDGER_DATABASE_URL=url)
+    assert result.returncode == 2 and message in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
+
+
+def test_a_store_written_by_a_newer_schema_is_refused(tmp_path):
+    run("init", cwd=tmp_path)
+    run("migrate", cwd=tmp_path)
+    conn = sqlite3.connect(tmp_path / "govledger-data" / "govledger.db")
+    conn.execute("INSERT INTO _yoyo_migration VALUES ('f' || hex(randomblob(31)), '0099_from_the_future', '2030-01-01')")
+    conn.commit()
+    for command in ("migrate", "verify"):
+        result = run(command, cwd=tmp_path)
+        assert result.returncode == 2 and "newer" in result.stderr
+
+
+def test_verify_before_migrate_says_what_to_run(tmp_path):
+    run("init", cwd=tmp_path)
+    result = run("verify", cwd=tmp_path)
+    assert result.returncode == 2 and "govledger migrate" in result.stderr
+
+
+def test_replay_refuses_a_malformed_id(tmp_path):
+    result = run("replay", "not-a-uuid", cwd=tmp_path)
+    assert result.returncode == 2 and "not a UUID" in result.stderr
+
+
+def test_the_cli_works_on_postgresql_by_settings(tmp_path, pg_url):
+    env = {"GOVLEDGER_DATABASE_URL": pg_url}
+    assert run("init", cwd=tmp_path, **env).returncode == 0
+    assert "up to date" in run("migrate", cwd=tmp_path, **env).stdout  # the test database arrives migrated
+    demo = run("demo", "--days", "2", "--rows", "3", cwd=tmp_path, **env)
+    assert demo.returncode == 0, demo.stderr
+    assert "OK: 16 events" in run("verify", cwd=tmp_path, **env).stdout
