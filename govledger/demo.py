@@ -88,9 +88,7 @@ def tell_story(ledger: Any, gov: Governance, feed: FeedResult, out: Any, err: An
         checkpoint = open_checkpoint(note, ledger.verifier())
         p = db.param()
         position, leaf = conn.execute(
-            "SELECT c.position, c.leaf_hash FROM ledger_chain c JOIN ledger_events e ON "
-            + ("e.rowid = c.notification_id WHERE e.originator_id = ?" if db.is_sqlite
-               else f"e.notification_id = c.notification_id WHERE e.originator_id = {p}"),
+            f"SELECT {db.nid_column} - 1, leaf_hash FROM ledger_events WHERE originator_id = {p} AND originator_version = 1",
             (feed.first.hex if db.is_sqlite else feed.first,),
         ).fetchone()
         proof = stored_inclusion_proof(conn, position, checkpoint.size, p)

@@ -136,6 +136,11 @@ class Database:
             raise DatabaseUnavailable(f"cannot connect to {self.describe()}: {reason}") from None
         return conn
 
+    @property
+    def nid_column(self) -> str:
+        """The events table's notification id column (SQLite's rowid); ledger position = id − 1."""
+        return "rowid" if self.is_sqlite else "notification_id"
+
     def param(self) -> str:
         """The DB-API placeholder of this database's driver."""
         return "?" if self.is_sqlite else "%s"

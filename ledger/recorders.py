@@ -1,11 +1,12 @@
 """eventsourcing recorders that chain every event in the transaction that stores it.
 
-Both recorders extend the library's application recorders at the hooks that run inside the
-insert transaction, after the events are written and while writers are serialised (SQLite's
-write lock; PostgreSQL's `LOCK TABLE … IN EXCLUSIVE MODE`). They read the chain tip, and
-insert one `ledger_chain` row per event: its dense ledger position, its notification id, its
-RFC 9162 leaf hash and its chain hash. So no committed event is ever unchained, and positions
-follow commit order. The schema is owned by migrations/, never created here.
+Inside the insert transaction, with writers serialised (SQLite: BEGIN IMMEDIATE; PostgreSQL:
+the library's `LOCK TABLE … IN EXCLUSIVE MODE`, taken by the `govledger_append` function), the
+tip of the ledger is read, each new event gets the next notification id — dense, so ledger
+position = notification id − 1 — and is stored with its RFC 9162 leaf hash and its chain hash.
+No committed event is ever unchained, and positions follow commit order. The chain lives in the
+event's own row: no second table, no second index, nothing extra to write at commit.
+The schema is owned by migrations/, never created here.
 """
 
 from __future__ import annotations
@@ -16,94 +17,103 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
-from psycopg.sql import SQL
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory, SQLiteTransaction
+from psycopg.sql import SQL, Identifier
 
-from ledger_tools.chain import GENESIS, chain_hash, event_leaf_hash
+from ledger_tools.chain import GENESIS, chain_events
 
 from .database import EVENTS_TABLE
 
-SELECT_TIP = "SELECT position, chain_hash FROM ledger_chain ORDER BY position DESC LIMIT 1"
+
+def _originator_texts(events: Sequence[StoredEvent]) -> list[str]:
+    """Originator ids as the leaf encodes them: canonical UUID text, or the text id as stored."""
+    cache: dict[UUID | str, str] = {}
+    out = []
+    for s in events:
+        text = cache.get(s.originator_id)
+        if text is None:
+            text = cache[s.originator_id] = str(s.originator_id)
+        out.append(text)
+    return out
 
 
-def originator_text(originator_id: UUID | str) -> str:
-    """The originator id as the leaf encodes it: canonical UUID text, or the text id as stored."""
-    return str(originator_id)
+def chain_rows(tip: tuple[int, bytes] | None, events: Sequence[StoredEvent]) -> tuple[list[int], list[tuple[bytes, bytes]]]:
+    """Notification ids and (leaf hash, chain hash) for `events` appended after the tip (id, chain hash)."""
+    last_id, previous = (tip[0], bytes(tip[1])) if tip else (0, GENESIS)
+    hashes = chain_events(
+        previous,
+        zip(_originator_texts(events), (s.originator_version for s in events), (s.topic for s in events),
+            (s.state for s in events)),
+    )
+    return list(range(last_id + 1, last_id + 1 + len(events))), hashes
 
 
-def chain_rows(
-    tip: tuple[int, bytes] | None, events: Sequence[tuple[int, StoredEvent]]
-) -> list[tuple[int, int, bytes, bytes]]:
-    """(position, notification id, leaf hash, chain hash) for events in notification order, after `tip`."""
-    position, previous = (tip[0] + 1, bytes(tip[1])) if tip else (0, GENESIS)
-    rows = []
-    for notification_id, s in events:
-        leaf = event_leaf_hash(originator_text(s.originator_id), s.originator_version, s.topic, s.state)
-        previous = chain_hash(previous, leaf)
-        rows.append((position, notification_id, leaf, previous))
-        position += 1
-    return rows
+class _ImmediateTransaction(SQLiteTransaction):
+    """BEGIN IMMEDIATE: take SQLite's write lock before reading the tip, so it cannot move under us."""
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        return cursor
 
 
 class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore: Any, events_table_name: str = EVENTS_TABLE) -> None:
         super().__init__(datastore, events_table_name)
+        self.insert_events_statement = (
+            f"INSERT INTO {events_table_name} (rowid, originator_id, originator_version, topic, state, leaf_hash, chain_hash)"
+            " VALUES (?,?,?,?,?,?,?)"
+        )
+        self.select_tip_statement = f"SELECT rowid, chain_hash FROM {events_table_name} ORDER BY rowid DESC LIMIT 1"
 
     def construct_create_table_statements(self) -> list[str]:
         return []  # migrations/ own the schema
 
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        with self.datastore.get_connection(commit=True) as connection, _ImmediateTransaction(connection, commit=True) as c:
+            return self._insert_events(c, stored_events, **kwargs)
+
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        # The inserts above took SQLite's write lock, so the tip read here cannot move under us.
-        ids = super()._insert_events(c, stored_events, **kwargs)
-        assert ids is not None and len(ids) == len(stored_events)
-        c.execute(SELECT_TIP)
+        c.execute(self.select_tip_statement)
         tip = c.fetchone()
-        rows = chain_rows(tuple(tip) if tip else None, list(zip(ids, stored_events)))
-        c.executemany("INSERT INTO ledger_chain VALUES (?,?,?,?)", rows)
+        ids, hashes = chain_rows(tuple(tip) if tip else None, stored_events)
+        rows = [
+            (nid, s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+             s.originator_version, s.topic, s.state, leaf, chained)
+            for nid, s, (leaf, chained) in zip(ids, stored_events, hashes)
+        ]
+        if len(rows) == 1:  # executemany costs twice as much for a single row
+            c.execute(self.insert_events_statement, rows[0])
+        else:
+            c.executemany(self.insert_events_statement, rows)
         return ids
 
 
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """Leaf hashes are computed here; `govledger_append` (migrations/) links them to the chain under the lock."""
+
     def __init__(self, datastore: Any, *, events_table_name: str = EVENTS_TABLE) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         self.sql_create_statements = []  # migrations/ own the schema
-        # Return the key with each id, so ids pair with events whatever order RETURNING uses.
-        self.insert_events_statement += SQL(", originator_id, originator_version")
-        self.insert_chain_statement = SQL(
-            "INSERT INTO {schema}.ledger_chain (position, notification_id, leaf_hash, chain_hash)"
-            " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
-        ).format(schema=self._schema_identifier())
-        # Same EXCLUSIVE lock as the library takes, through a function the service role may call.
-        self.lock_table_statements = [
-            SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
-            SQL("SELECT {schema}.govledger_lock_events()").format(schema=self._schema_identifier()),
-        ]
-        self.select_tip_statement = SQL(
-            "SELECT position, chain_hash FROM {schema}.ledger_chain ORDER BY position DESC LIMIT 1"
-        ).format(schema=self._schema_identifier())
+        schema = Identifier(self.datastore.schema)
+        self.lock_table_statements = [SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout)]
+        self.append_statement = SQL("SELECT {0}.govledger_append(%s, %s, %s, %s, %s)").format(schema)
 
-    def _schema_identifier(self) -> Any:
-        from psycopg.sql import Identifier
-
-        return Identifier(self.datastore.schema)
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        # Runs inside the library's pipelined transaction: one statement, no extra round trip.
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        hashes = chain_events(GENESIS, zip(_originator_texts(stored_events), (s.originator_version for s in stored_events),
+                                           (s.topic for s in stored_events), (s.state for s in stored_events)))
+        curs.execute(self.append_statement, (
+            [s.originator_id for s in stored_events], [s.originator_version for s in stored_events],
+            [s.topic for s in stored_events], [s.state for s in stored_events], [leaf for leaf, _ in hashes],
+        ), prepare=True)
 
     def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        # Runs inside the insert transaction, under the EXCLUSIVE table lock taken before the insert.
-        returned = curs.fetchall()
-        if len(returned) != len(stored_events):
-            from eventsourcing.persistence import ProgrammingError
-
-            raise ProgrammingError(f"got {len(returned)} notification ids for {len(stored_events)} events")
-        by_key = {(r["originator_id"], r["originator_version"]): r["notification_id"] for r in returned}
-        paired = sorted(
-            ((by_key[(s.originator_id, s.originator_version)], s) for s in stored_events), key=lambda p: p[0]
-        )
-        curs.execute(self.select_tip_statement, prepare=True)
-        tip = curs.fetchone()
-        rows = chain_rows((tip["position"], tip["chain_hash"]) if tip else None, paired)
-        curs.execute(self.insert_chain_statement, [list(col) for col in zip(*rows)], prepare=True)
-        # The library hands ids back in the order the events were given.
-        return [by_key[(s.originator_id, s.originator_version)] for s in stored_events]
+        row = curs.fetchone()
+        first = row["govledger_append"]
+        return list(range(first, first + len(stored_events)))
 
 
 class ChainedSQLiteFactory(SQLiteFactory):

@@ -3,7 +3,7 @@
 Each seal is one transaction (tree nodes and the checkpoint together), so an interrupted seal
 leaves nothing behind and the next one starts again from the last checkpoint. One sealer at a
 time: SQLite's write lock (BEGIN IMMEDIATE), or a PostgreSQL advisory lock that a second sealer
-skips instead of waiting on.
+skips instead of waiting on. The sealer re-checks the chain links it seals and never signs a break.
 """
 
 from __future__ import annotations
@@ -26,24 +26,26 @@ def _begin(db: Database, conn: Any) -> bool:
     if db.is_sqlite:
         conn.execute("BEGIN IMMEDIATE")
         return True
-    got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (SEALER_LOCK_KEY,)).fetchone()[0]
-    return bool(got)
+    return bool(conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (SEALER_LOCK_KEY,)).fetchone()[0])
 
 
 def seal_once(db: Database, conn: Any, signer: Signer, *, batch: int = 50_000) -> Checkpoint | None:
     """Seal up to `batch` unsealed events; return the new checkpoint, or None if there was nothing to seal."""
-    p = db.param()
+    p, nid = db.param(), db.nid_column
     try:
         if not _begin(db, conn):
             conn.rollback()
             return None
         size = sealed_size(conn)
+        # From the last sealed event (for its chain hash) onwards; position = notification id - 1.
         rows = conn.execute(
-            f"SELECT position, leaf_hash, chain_hash FROM ledger_chain WHERE position >= {p} ORDER BY position LIMIT {p}",
-            (max(size - 1, 0), batch + (1 if size else 0)),
+            f"SELECT {nid} - 1, leaf_hash, chain_hash FROM ledger_events WHERE {nid} >= {p} ORDER BY {nid} LIMIT {p}",
+            (max(size, 1), batch + (1 if size else 0)),
         ).fetchall()
         previous = GENESIS
         if size:
+            if not rows or rows[0][0] != size - 1:
+                raise IntegrityFailure("the last sealed event is missing", position=size - 1)
             previous = bytes(rows[0][2])
             rows = rows[1:]
         if not rows:
@@ -54,7 +56,7 @@ def seal_once(db: Database, conn: Any, signer: Signer, *, batch: int = 50_000) -
         for position, leaf, claimed in rows:
             leaf, claimed = bytes(leaf), bytes(claimed)
             if position != tree.size:
-                raise IntegrityFailure(f"expected position {tree.size} next, found {position}: the chain has a gap", position=tree.size)
+                raise IntegrityFailure(f"expected position {tree.size} next, found {position}: the ledger has a gap", position=tree.size)
             previous = chain_hash(previous, leaf)
             if previous != claimed:
                 raise IntegrityFailure("chain hash does not follow; refusing to seal a broken chain", position=position)

@@ -1,7 +1,7 @@
 """`govledger verify`: recompute every leaf and chain hash and every signed root from the stored events.
 
 Checks, in one pass in notification order:
-- every event has exactly one chain entry, positions run 0, 1, 2, … with no gap;
+- notification ids run 1, 2, 3, … (position = id − 1): nothing removed from the middle;
 - each event's stored bytes give its stored leaf hash (payload, topic, id or version not altered);
 - each chain hash follows from the previous one (nothing removed, reordered or inserted);
 - at each checkpoint's size, the root recomputed from the events equals the signed root;
@@ -12,15 +12,13 @@ The first failure raises IntegrityFailure naming the position, aggregate and ver
 
 from __future__ import annotations
 
-import hashlib
 import random
-import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from ledger_tools.chain import GENESIS, LEAF_MAGIC, event_leaf_hash
+from ledger_tools.chain import GENESIS, chain_events
 from ledger_tools.checkpoint import Checkpoint, open_checkpoint
 from ledger_tools.errors import LedgerToolsError
 from ledger_tools.merkle import CompactRange, verify_consistency, verify_inclusion
@@ -55,28 +53,33 @@ def _load_checkpoints(conn: Any, verifier: Verifier) -> list[Checkpoint]:
     return checkpoints
 
 
-def _rows(db: Database, conn: Any) -> Iterator[tuple[Any, ...]]:
+def _canonical_id(db: Database) -> Callable[[Any], str]:
+    if not db.is_sqlite:
+        return str
+
+    def from_hex(text: str) -> str:  # SQLite stores UUIDs as 32 hex digits; leaves use the hyphenated form
+        if len(text) == 32:
+            return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+        return str(UUID(text))
+
+    return from_hex
+
+
+def _event_query(db: Database, where: str = "") -> str:
+    oid = "originator_id" if db.is_sqlite else "originator_id::text"
+    return (f"SELECT {db.nid_column}, {oid}, originator_version, topic, state, leaf_hash, chain_hash"
+            f" FROM ledger_events {where} ORDER BY {db.nid_column}")
+
+
+def _batches(db: Database, conn: Any) -> Iterator[list[tuple[Any, ...]]]:
     if db.is_sqlite:
-        cur = conn.execute(
-            "SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, c.position, c.leaf_hash, c.chain_hash"
-            " FROM ledger_events e LEFT JOIN ledger_chain c ON c.notification_id = e.rowid ORDER BY e.rowid"
-        )
+        cur = conn.execute(_event_query(db))
     else:
         cur = conn.cursor(name="govledger_verify")
         cur.itersize = FETCH
-        cur.execute(
-            "SELECT e.notification_id, e.originator_id::text, e.originator_version, e.topic, e.state, c.position, c.leaf_hash, c.chain_hash"
-            " FROM ledger_events e LEFT JOIN ledger_chain c ON c.notification_id = e.notification_id ORDER BY e.notification_id"
-        )
+        cur.execute(_event_query(db))
     while batch := cur.fetchmany(FETCH):
-        yield from batch
-
-
-def _hex_uuid(text: str) -> str:
-    # SQLite stores UUIDs as 32 hex digits; the leaf uses the canonical hyphenated form.
-    if len(text) == 32:
-        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-    return str(UUID(text))
+        yield batch
 
 
 def verify_store(
@@ -85,52 +88,36 @@ def verify_store(
     """Verify the whole store; raise IntegrityFailure at the first thing wrong."""
     checkpoints = _load_checkpoints(conn, verifier)
     total = int(conn.execute("SELECT COUNT(*) FROM ledger_events").fetchone()[0])
-    sizes = {cp.size: cp for cp in checkpoints}
-    next_checkpoint = checkpoints[0].size if checkpoints else -1
+    roots = {cp.size: cp.root for cp in checkpoints}
     tree = CompactRange()
-    sha256 = hashlib.sha256
-    u32, u64 = struct.Struct(">I").pack, struct.Struct(">Q").pack
+    canonical = _canonical_id(db)
     previous = GENESIS
     position = previous_checkpoint = 0
-    canonical = _hex_uuid if db.is_sqlite else str
-    for nid, oid, version, topic, state, pos, stored_leaf, stored_chain in _rows(db, conn):
-        oid_text = canonical(oid)
-        if pos is None:
-            raise IntegrityFailure("event has no chain entry: it was written outside the ledger's recorder",
-                                   position=position, notification_id=nid, aggregate=oid_text, version=version)
-        if pos != position:
-            raise IntegrityFailure(f"event is chained at position {pos}, expected {position}: events were removed or reordered",
-                                   position=position, notification_id=nid, aggregate=oid_text, version=version)
-        o, t, s = oid_text.encode(), topic.encode(), bytes(state)
-        leaf = sha256(b"\x00" + LEAF_MAGIC + u32(len(o)) + o + u64(version) + u32(len(t)) + t + u32(len(s)) + s).digest()
-        if leaf != stored_leaf:
-            raise IntegrityFailure("stored event bytes do not match their leaf hash: the event was altered after it was chained",
-                                   position=position, notification_id=nid, aggregate=oid_text, version=version)
-        previous = sha256(previous + leaf).digest()
-        if previous != stored_chain:
-            raise IntegrityFailure("chain hash does not follow from the previous event: the chain was rewritten",
-                                   position=position, notification_id=nid, aggregate=oid_text, version=version)
-        tree.append(leaf)
-        position += 1
-        if position == next_checkpoint:
-            if tree.root() != sizes[position].root:
-                _locate_replaced(db, conn, previous_checkpoint, position)
-                raise IntegrityFailure(
-                    f"the events before position {position} do not give the root signed in the checkpoint of size {position},"
-                    " and the stored tree was rewritten to match them: events were replaced and the chain recomputed",
-                    position=position - 1)
-            previous_checkpoint = position
-            later = [s for s in sizes if s > position]
-            next_checkpoint = min(later) if later else -1
-        if progress is not None and position % FETCH == 0:
+    for batch in _batches(db, conn):
+        ids = [canonical(row[1]) for row in batch]
+        recomputed = chain_events(previous, ((oid, row[2], row[3], bytes(row[4])) for oid, row in zip(ids, batch)))
+        for (nid, _, version, _, _, stored_leaf, stored_chain), oid, (leaf, chained) in zip(batch, ids, recomputed):
+            where = {"position": position, "notification_id": nid, "aggregate": oid, "version": version}
+            if nid != position + 1:
+                raise IntegrityFailure(f"notification ids jump from {position} to {nid}: the event at position {position} was removed",
+                                       position=position)
+            if leaf != stored_leaf:
+                raise IntegrityFailure("stored event bytes do not match their leaf hash: the event was altered after it was chained", **where)
+            if chained != stored_chain:
+                raise IntegrityFailure("chain hash does not follow from the previous event: events were removed, reordered or inserted", **where)
+            tree.append(leaf)
+            position += 1
+            if position in roots:
+                if tree.root() != roots[position]:
+                    _locate_replaced(db, conn, previous_checkpoint, position)
+                    raise IntegrityFailure(
+                        f"the events before position {position} do not give the root signed in the checkpoint of size {position},"
+                        " and the stored tree was rewritten to match them: events were replaced and the chain recomputed",
+                        position=position - 1)
+                previous_checkpoint = position
+        previous = recomputed[-1][1]
+        if progress is not None:
             progress(position, total)
-    if position != total:
-        raise IntegrityFailure(f"counted {total} events but read {position}")
-    orphan = conn.execute(
-        "SELECT MIN(position) FROM ledger_chain WHERE position >= " + str(position)
-    ).fetchone()[0]
-    if orphan is not None:
-        raise IntegrityFailure("chain entry has no event: the event was deleted", position=int(orphan))
     if checkpoints and checkpoints[-1].size > position:
         raise IntegrityFailure(
             f"the checkpoint of size {checkpoints[-1].size} covers more events than the {position} stored: the tail was truncated",
@@ -142,22 +129,19 @@ def verify_store(
 
 
 def _locate_replaced(db: Database, conn: Any, lo: int, hi: int) -> None:
-    """Name the first event in [lo, hi) whose leaf differs from the leaf the sealer stored for it."""
-    join = "e.rowid" if db.is_sqlite else "e.notification_id"
-    oid = "e.originator_id" if db.is_sqlite else "e.originator_id::text"
+    """Name the first event in positions [lo, hi) whose leaf differs from the leaf the sealer stored for it."""
     p = db.param()
-    rows = conn.execute(
-        f"SELECT c.position, c.notification_id, {oid}, e.originator_version, e.topic, e.state, t.hash"
-        f" FROM ledger_chain c JOIN ledger_events e ON {join} = c.notification_id"
-        f" LEFT JOIN ledger_tree_nodes t ON t.level = 0 AND t.idx = c.position"
-        f" WHERE c.position >= {p} AND c.position < {p} ORDER BY c.position", (lo, hi)).fetchall()
-    canonical = _hex_uuid if db.is_sqlite else str
-    for position, nid, oid_value, version, topic, state, sealed in rows:
-        aggregate = canonical(oid_value)
-        if sealed is None or event_leaf_hash(aggregate, version, topic, bytes(state)) != bytes(sealed):
+    sealed = dict(conn.execute(f"SELECT idx, hash FROM ledger_tree_nodes WHERE level = 0 AND idx >= {p} AND idx < {p}", (lo, hi)))
+    canonical = _canonical_id(db)
+    rows = conn.execute(_event_query(db, f"WHERE {db.nid_column} > {p} AND {db.nid_column} <= {p}"), (lo, hi)).fetchall()
+    ids = [canonical(row[1]) for row in rows]
+    leaves = chain_events(GENESIS, ((oid, row[2], row[3], bytes(row[4])) for oid, row in zip(ids, rows)))
+    for row, oid, (leaf, _) in zip(rows, ids, leaves):
+        position = row[0] - 1
+        if leaf != bytes(sealed.get(position, b"")):
             raise IntegrityFailure(
                 f"event differs from the leaf sealed for it at position {position}: it was replaced and the chain recomputed",
-                position=position, notification_id=nid, aggregate=aggregate, version=version)
+                position=position, notification_id=row[0], aggregate=oid, version=row[2])
 
 
 def _check_stored_tree(db: Database, conn: Any, checkpoints: list[Checkpoint], samples: int) -> None:
@@ -171,13 +155,13 @@ def _check_stored_tree(db: Database, conn: Any, checkpoints: list[Checkpoint], s
             return
         latest = checkpoints[-1]
         rng = random.Random()
-        picks = {0, latest.size - 1} | {rng.randrange(latest.size) for _ in range(samples)}
+        picks = sorted({0, latest.size - 1} | {rng.randrange(latest.size) for _ in range(samples)})
         leaves = dict(conn.execute(
-            f"SELECT position, leaf_hash FROM ledger_chain WHERE position IN ({','.join([p] * len(picks))})", sorted(picks)
-        ).fetchall())
-        if len(leaves) != len(picks):
-            raise IntegrityFailure("a sampled position has no chain entry")
-        for i in sorted(picks):
+            f"SELECT {db.nid_column} - 1, leaf_hash FROM ledger_events WHERE {db.nid_column} IN ({','.join([p] * len(picks))})",
+            [i + 1 for i in picks]).fetchall())
+        for i in picks:
+            if i not in leaves:
+                raise IntegrityFailure("a sampled sealed event is missing", position=i)
             verify_inclusion(i, latest.size, bytes(leaves[i]), stored_inclusion_proof(conn, i, latest.size, p), latest.root)
     except LedgerToolsError as e:
         raise IntegrityFailure(f"the stored Merkle tree does not prove the signed checkpoints: {e}") from None

@@ -21,12 +21,16 @@ from dataclasses import dataclass
 from .errors import ChainError, MalformedInputError
 from .merkle import HASH_SIZE
 
-__all__ = ["LEAF_MAGIC", "GENESIS", "StoredEventFields", "leaf_bytes", "event_leaf_hash", "chain_hash", "check_chain"]
+__all__ = [
+    "LEAF_MAGIC", "GENESIS", "StoredEventFields", "leaf_bytes", "event_leaf_hash", "chain_hash", "chain_events",
+    "check_chain",
+]
 
 LEAF_MAGIC = b"GLEV1"
 GENESIS = bytes(HASH_SIZE)
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
+_LEAF_PREFIX = b"\x00" + LEAF_MAGIC
 _sha256 = hashlib.sha256
 
 
@@ -57,6 +61,26 @@ def leaf_bytes(originator_id: str, originator_version: int, topic: str, state: b
 def event_leaf_hash(originator_id: str, originator_version: int, topic: str, state: bytes) -> bytes:
     """RFC 9162 leaf hash of an event: SHA-256(0x00 || leaf bytes)."""
     return _sha256(b"\x00" + leaf_bytes(originator_id, originator_version, topic, state)).digest()
+
+
+def chain_events(
+    previous: bytes, events: Iterable[tuple[str, int, str, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """(leaf hash, chain hash) for each (originator id, version, topic, state) after chain hash `previous`.
+
+    The same bytes as `event_leaf_hash` and `chain_hash`, computed in one loop because the
+    service calls this inside every insert transaction.
+    """
+    if len(previous) != HASH_SIZE:
+        raise MalformedInputError("previous chain hash must be 32 bytes")
+    u32, u64, sha256, prefix = _U32.pack, _U64.pack, _sha256, _LEAF_PREFIX
+    out = []
+    for originator_id, version, topic, state in events:
+        o, t = originator_id.encode(), topic.encode()
+        leaf = sha256(b"".join((prefix, u32(len(o)), o, u64(version), u32(len(t)), t, u32(len(state)), state))).digest()
+        previous = sha256(previous + leaf).digest()
+        out.append((leaf, previous))
+    return out
 
 
 def chain_hash(previous: bytes, hashed_leaf: bytes) -> bytes:

@@ -1,21 +1,25 @@
-"""Ledger core on PostgreSQL: events, hash chain, Merkle tree nodes, signed checkpoints.
+"""Ledger core on PostgreSQL: chained events, Merkle tree nodes, signed checkpoints.
 
 UPDATE, DELETE and TRUNCATE on these tables fail by trigger, and the service role
-`govledger_service` is granted SELECT and INSERT only. The events table and composite type are
-the ones eventsourcing's PostgreSQL recorder expects.
+`govledger_service` is granted SELECT and INSERT only. The events table is the one eventsourcing's
+PostgreSQL recorder reads, plus each event's leaf and chain hash; its notification id has no
+sequence: the recorder assigns it densely under the insert lock, so ledger position = id − 1.
 """
 
 from yoyo import step
 
 __depends__: set[str] = set()
 
-APPEND_ONLY = ["ledger_events", "ledger_chain", "ledger_tree_nodes", "ledger_checkpoints"]
+APPEND_ONLY = ["ledger_events", "ledger_tree_nodes", "ledger_checkpoints"]
 
 steps = [
     step(
         "CREATE TABLE ledger_events ("
         " originator_id uuid NOT NULL, originator_version bigint NOT NULL, topic text, state bytea,"
-        " notification_id bigserial, PRIMARY KEY (originator_id, originator_version))",
+        " notification_id bigint NOT NULL CHECK (notification_id > 0),"
+        " leaf_hash bytea NOT NULL CHECK (length(leaf_hash) = 32),"
+        " chain_hash bytea NOT NULL CHECK (length(chain_hash) = 32),"
+        " PRIMARY KEY (originator_id, originator_version))",
         "DROP TABLE ledger_events",
     ),
     step(
@@ -26,14 +30,6 @@ steps = [
         "CREATE TYPE stored_event_uuid AS"
         " (originator_id uuid, originator_version bigint, topic text, state bytea)",
         "DROP TYPE stored_event_uuid",
-    ),
-    step(
-        "CREATE TABLE ledger_chain ("
-        " position bigint PRIMARY KEY CHECK (position >= 0),"
-        " notification_id bigint NOT NULL UNIQUE,"
-        " leaf_hash bytea NOT NULL CHECK (length(leaf_hash) = 32),"
-        " chain_hash bytea NOT NULL CHECK (length(chain_hash) = 32))",
-        "DROP TABLE ledger_chain",
     ),
     step(
         "CREATE TABLE ledger_tree_nodes ("
@@ -75,24 +71,35 @@ steps = [
         " EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
     ),
     step("DO $$ BEGIN EXECUTE format('GRANT USAGE ON SCHEMA %I TO govledger_service', current_schema()); END $$"),
-    # The recorder serialises inserts with LOCK TABLE … IN EXCLUSIVE MODE, which PostgreSQL lets only
-    # holders of UPDATE, DELETE or TRUNCATE take. This owner's function takes the lock for the service
-    # role, so the role needs none of those rights.
+    # Appending: lock, read the tip, link each new leaf to the chain and insert, in one statement, so
+    # chaining costs no extra round trip. LOCK TABLE … IN EXCLUSIVE MODE serialises writers (so ids
+    # follow commit order); PostgreSQL lets only holders of UPDATE, DELETE or TRUNCATE take it, so
+    # the function runs as its owner and the service role needs only EXECUTE. Leaf hashes come from
+    # the caller; verify recomputes them from the stored bytes, so a wrong one is caught.
     step(
-        "DO $$ BEGIN EXECUTE format("
-        "'CREATE FUNCTION govledger_lock_events() RETURNS void LANGUAGE plpgsql SECURITY DEFINER"
-        " SET search_path = pg_catalog, %I AS $f$ BEGIN LOCK TABLE ledger_events IN EXCLUSIVE MODE; END $f$',"
-        " current_schema()); END $$",
-        "DROP FUNCTION govledger_lock_events()",
+        "DO $$ BEGIN EXECUTE format($fmt$"
+        "CREATE FUNCTION govledger_append(p_ids uuid[], p_versions bigint[], p_topics text[], p_states bytea[],"
+        " p_leaves bytea[]) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, %I AS $f$"
+        " DECLARE last_id bigint; prev bytea; links bytea[] := '{}'; i int;"
+        " BEGIN"
+        "  LOCK TABLE ledger_events IN EXCLUSIVE MODE;"
+        "  SELECT notification_id, chain_hash INTO last_id, prev FROM ledger_events ORDER BY notification_id DESC LIMIT 1;"
+        "  IF last_id IS NULL THEN last_id := 0; prev := decode(repeat('00', 32), 'hex'); END IF;"
+        "  FOR i IN 1 .. coalesce(cardinality(p_leaves), 0) LOOP"
+        "   IF length(p_leaves[i]) <> 32 THEN RAISE EXCEPTION 'leaf hash %% is not 32 bytes', i; END IF;"
+        "   prev := sha256(prev || p_leaves[i]); links := array_append(links, prev);"
+        "  END LOOP;"
+        "  INSERT INTO ledger_events (originator_id, originator_version, topic, state, notification_id, leaf_hash, chain_hash)"
+        "   SELECT u.o, u.v, u.t, u.s, last_id + u.n, u.l, u.c"
+        "   FROM unnest(p_ids, p_versions, p_topics, p_states, p_leaves, links) WITH ORDINALITY AS u(o, v, t, s, l, c, n);"
+        "  RETURN last_id + 1;"
+        " END $f$ $fmt$, current_schema()); END $$",
+        "DROP FUNCTION govledger_append(uuid[], bigint[], text[], bytea[], bytea[])",
     ),
-    step("REVOKE ALL ON FUNCTION govledger_lock_events() FROM PUBLIC"),
-    step("GRANT EXECUTE ON FUNCTION govledger_lock_events() TO govledger_service"),
+    step("REVOKE ALL ON FUNCTION govledger_append(uuid[], bigint[], text[], bytea[], bytea[]) FROM PUBLIC"),
+    step("GRANT EXECUTE ON FUNCTION govledger_append(uuid[], bigint[], text[], bytea[], bytea[]) TO govledger_service"),
     step(
         "GRANT SELECT, INSERT ON " + ", ".join(APPEND_ONLY) + " TO govledger_service",
         "REVOKE ALL ON " + ", ".join(APPEND_ONLY) + " FROM govledger_service",
-    ),
-    step(
-        "GRANT USAGE ON SEQUENCE ledger_events_notification_id_seq TO govledger_service",
-        "REVOKE USAGE ON SEQUENCE ledger_events_notification_id_seq FROM govledger_service",
     ),
 ]

@@ -1,28 +1,23 @@
-"""Ledger core on SQLite: events, hash chain, Merkle tree nodes, signed checkpoints; append-only by trigger.
+"""Ledger core on SQLite: chained events, Merkle tree nodes, signed checkpoints; append-only by trigger.
 
-The events table is the one eventsourcing's SQLite recorder expects (its rowid is the notification id).
+The events table is the one eventsourcing's SQLite recorder reads, plus each event's leaf and chain
+hash. Its rowid is the notification id, assigned densely by the recorder: ledger position = rowid − 1.
 """
 
 from yoyo import step
 
 __depends__: set[str] = set()
 
-APPEND_ONLY = ["ledger_events", "ledger_chain", "ledger_tree_nodes", "ledger_checkpoints"]
+APPEND_ONLY = ["ledger_events", "ledger_tree_nodes", "ledger_checkpoints"]
 
 steps = [
     step(
         "CREATE TABLE ledger_events ("
         " originator_id TEXT, originator_version INTEGER, topic TEXT, state BLOB,"
+        " leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32),"
+        " chain_hash BLOB NOT NULL CHECK (length(chain_hash) = 32),"
         " PRIMARY KEY (originator_id, originator_version))",
         "DROP TABLE ledger_events",
-    ),
-    step(
-        "CREATE TABLE ledger_chain ("
-        " position INTEGER PRIMARY KEY CHECK (position >= 0),"
-        " notification_id INTEGER NOT NULL UNIQUE,"
-        " leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32),"
-        " chain_hash BLOB NOT NULL CHECK (length(chain_hash) = 32))",
-        "DROP TABLE ledger_chain",
     ),
     step(
         "CREATE TABLE ledger_tree_nodes ("

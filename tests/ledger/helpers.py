@@ -9,7 +9,7 @@ from domain.application import Governance
 from ledger.database import Database
 from ledger.sealer import seal_once
 
-TABLES = ["ledger_events", "ledger_chain", "ledger_tree_nodes", "ledger_checkpoints"]
+TABLES = ["ledger_events", "ledger_tree_nodes", "ledger_checkpoints"]
 
 
 def fill(db: Database, count: int, *, start: int = 0) -> list[Any]:

@@ -18,7 +18,7 @@ def sealed(db, signer):
     return db
 
 
-A_COLUMN = {"ledger_events": "topic", "ledger_chain": "position", "ledger_tree_nodes": "idx", "ledger_checkpoints": "note"}
+A_COLUMN = {"ledger_events": "topic", "ledger_tree_nodes": "idx", "ledger_checkpoints": "note"}
 
 
 @pytest.mark.parametrize("table", TABLES)

@@ -64,5 +64,5 @@ def test_concurrent_writer_processes_and_two_sealers_keep_one_unbroken_sealed_ch
             assert s.returncode == 0, stderr.decode()
         report = verify_store(db, conn, signer.verifier)
     assert report.events == expected and report.sealed == expected
-    positions = [p for (p,) in query(db, "SELECT position FROM ledger_chain ORDER BY notification_id")]
-    assert positions == list(range(expected))
+    ids = [i for (i,) in query(db, f"SELECT {db.nid_column} FROM ledger_events ORDER BY {db.nid_column}")]
+    assert ids == list(range(1, expected + 1))

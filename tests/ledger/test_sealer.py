@@ -26,7 +26,7 @@ def test_each_seal_signs_a_checkpoint_over_everything_committed(db, signer):
         p = db.param()
         verify_consistency(7, 13, stored_consistency_proof(conn, 7, 13, p), older.root, newer.root)
         assert stored_root(conn, 13, p) == newer.root
-        leaf = bytes(conn.execute(f"SELECT leaf_hash FROM ledger_chain WHERE position = {p}", (9,)).fetchone()[0])
+        leaf = bytes(conn.execute(f"SELECT leaf_hash FROM ledger_events WHERE {db.nid_column} = {p}", (10,)).fetchone()[0])
         verify_inclusion(9, 13, leaf, stored_inclusion_proof(conn, 9, 13, p), newer.root)
 
 
@@ -57,7 +57,7 @@ def test_an_interrupted_seal_leaves_nothing_half_written(db, signer, monkeypatch
 
 def test_the_sealer_refuses_to_sign_a_broken_chain(db, signer):
     fill(db, 4)
-    as_attacker(db, "UPDATE ledger_chain SET chain_hash = ? WHERE position = 2", (bytes(32),))
+    as_attacker(db, "UPDATE ledger_events SET chain_hash = ? WHERE rowid = 3", (bytes(32),))
     with db.connect() as conn, pytest.raises(IntegrityFailure, match="refusing to seal") as info:
         seal_once(db, conn, signer)
     assert info.value.position == 2
