@@ -25,27 +25,15 @@ from ledger_tools.chain import GENESIS, chain_events
 from .database import EVENTS_TABLE
 
 
-def _originator_texts(events: Sequence[StoredEvent]) -> list[str]:
-    """Originator ids as the leaf encodes them: canonical UUID text, or the text id as stored."""
-    cache: dict[UUID | str, str] = {}
-    out = []
-    for s in events:
-        text = cache.get(s.originator_id)
-        if text is None:
-            text = cache[s.originator_id] = str(s.originator_id)
-        out.append(text)
-    return out
+def _leaf_inputs(events: Sequence[StoredEvent]) -> list[tuple[str, int, str, bytes]]:
+    """What each leaf covers; the originator id as canonical UUID text, or the text id as stored."""
+    return [(str(s.originator_id), s.originator_version, s.topic, s.state) for s in events]
 
 
 def chain_rows(tip: tuple[int, bytes] | None, events: Sequence[StoredEvent]) -> tuple[list[int], list[tuple[bytes, bytes]]]:
     """Notification ids and (leaf hash, chain hash) for `events` appended after the tip (id, chain hash)."""
     last_id, previous = (tip[0], bytes(tip[1])) if tip else (0, GENESIS)
-    hashes = chain_events(
-        previous,
-        zip(_originator_texts(events), (s.originator_version for s in events), (s.topic for s in events),
-            (s.state for s in events)),
-    )
-    return list(range(last_id + 1, last_id + 1 + len(events))), hashes
+    return list(range(last_id + 1, last_id + 1 + len(events))), chain_events(previous, _leaf_inputs(events))
 
 
 class _ImmediateTransaction(SQLiteTransaction):
@@ -103,8 +91,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         # Runs inside the library's pipelined transaction: one statement, no extra round trip.
         self._lock_table(curs)
         self._notify_channel(curs)
-        hashes = chain_events(GENESIS, zip(_originator_texts(stored_events), (s.originator_version for s in stored_events),
-                                           (s.topic for s in stored_events), (s.state for s in stored_events)))
+        hashes = chain_events(GENESIS, _leaf_inputs(stored_events))
         curs.execute(self.append_statement, (
             [s.originator_id for s in stored_events], [s.originator_version for s in stored_events],
             [s.topic for s in stored_events], [s.state for s in stored_events], [leaf for leaf, _ in hashes],

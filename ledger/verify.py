@@ -12,6 +12,7 @@ The first failure raises IntegrityFailure naming the position, aggregate and ver
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from uuid import UUID
 from ledger_tools.chain import GENESIS, chain_events
 from ledger_tools.checkpoint import Checkpoint, open_checkpoint
 from ledger_tools.errors import LedgerToolsError
-from ledger_tools.merkle import CompactRange, verify_consistency, verify_inclusion
+from ledger_tools.merkle import HASH_SIZE, CompactRange, verify_consistency, verify_inclusion
 from ledger_tools.note import Verifier
 
 from .database import Database
@@ -71,61 +72,114 @@ def _event_query(db: Database, where: str = "") -> str:
             f" FROM ledger_events {where} ORDER BY {db.nid_column}")
 
 
-def _batches(db: Database, conn: Any) -> Iterator[list[tuple[Any, ...]]]:
-    if db.is_sqlite:
-        cur = conn.execute(_event_query(db))
-    else:
-        cur = conn.cursor(name="govledger_verify")
-        cur.itersize = FETCH
-        cur.execute(_event_query(db))
-    while batch := cur.fetchmany(FETCH):
-        yield batch
+@dataclass(frozen=True)
+class _Chunk:
+    """Positions [lo, hi) checked by one worker: leaves, chain links (the first from the stored hash at lo − 1)."""
+
+    db: Database
+    lo: int
+    hi: int
+
+
+def _check_chunk(chunk: _Chunk) -> tuple[bytes, dict[str, Any] | None]:
+    """Recompute and compare every leaf and chain link in the chunk; return its leaves, and the first failure."""
+    db, p, nid_col = chunk.db, chunk.db.param(), chunk.db.nid_column
+    canonical = _canonical_id(db)
+    leaves = bytearray()
+    with db.connect() as conn:
+        previous = GENESIS
+        if chunk.lo:
+            row = conn.execute(f"SELECT chain_hash FROM ledger_events WHERE {nid_col} = {p}", (chunk.lo,)).fetchone()
+            if row is None:
+                return bytes(leaves), {"message": f"the event at position {chunk.lo - 1} was removed", "position": chunk.lo - 1}
+            previous = bytes(row[0])
+        query = _event_query(db, f"WHERE {nid_col} > {p} AND {nid_col} <= {p}")
+        if db.is_sqlite:
+            cur = conn.execute(query, (chunk.lo, chunk.hi))
+        else:
+            cur = conn.cursor(name="govledger_verify", binary=True)
+            cur.itersize = FETCH
+            cur.execute(query, (chunk.lo, chunk.hi))
+        position = chunk.lo
+        while batch := cur.fetchmany(FETCH):
+            ids = [canonical(row[1]) for row in batch]
+            recomputed = chain_events(previous, [(oid, row[2], row[3], bytes(row[4])) for oid, row in zip(ids, batch)])
+            for (nid, _, version, _, _, stored_leaf, stored_chain), oid, (leaf, chained) in zip(batch, ids, recomputed):
+                where = {"position": position, "notification_id": nid, "aggregate": oid, "version": version}
+                if nid != position + 1:
+                    return bytes(leaves), {"message": f"notification ids jump from {position} to {nid}: the event at position "
+                                                      f"{position} was removed", "position": position}
+                if leaf != bytes(stored_leaf):
+                    return bytes(leaves), {"message": "stored event bytes do not match their leaf hash: the event was altered "
+                                                      "after it was chained", **where}
+                if chained != bytes(stored_chain):
+                    return bytes(leaves), {"message": "chain hash does not follow from the previous event: events were "
+                                                      "removed, reordered or inserted", **where}
+                leaves += leaf
+                position += 1
+            previous = recomputed[-1][1]
+        conn.rollback()
+    if position < chunk.hi:
+        return bytes(leaves), {"message": f"the event at position {position} was removed", "position": position}
+    return bytes(leaves), None
+
+
+def _chunks(db: Database, end: int, size: int) -> list[_Chunk]:
+    return [_Chunk(db, lo, min(lo + size, end)) for lo in range(0, end, size)]
+
+
+def _checked(chunks: list[_Chunk], workers: int) -> Iterator[tuple[_Chunk, bytes, dict[str, Any] | None]]:
+    """Chunk results in order; in worker processes when asked (hashing is CPU-bound and the GIL is per process)."""
+    if workers <= 1 or len(chunks) < 2:
+        for chunk in chunks:
+            yield (chunk, *_check_chunk(chunk))
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for chunk, result in zip(chunks, pool.map(_check_chunk, chunks)):
+            yield (chunk, *result)
 
 
 def verify_store(
-    db: Database, conn: Any, verifier: Verifier, *, progress: Progress | None = None, samples: int = 64
+    db: Database, conn: Any, verifier: Verifier, *, progress: Progress | None = None, samples: int = 64,
+    workers: int | None = None, chunk: int = 100_000,
 ) -> VerifyReport:
-    """Verify the whole store; raise IntegrityFailure at the first thing wrong."""
+    """Verify the whole store; raise IntegrityFailure at the first thing wrong.
+
+    `workers` processes share the hashing (default: one per CPU for stores of more than one chunk).
+    """
     checkpoints = _load_checkpoints(conn, verifier)
-    total = int(conn.execute("SELECT COUNT(*) FROM ledger_events").fetchone()[0])
+    end = int(conn.execute(f"SELECT COALESCE(MAX({db.nid_column}), 0) FROM ledger_events").fetchone()[0])
+    conn.rollback()
     roots = {cp.size: cp.root for cp in checkpoints}
     tree = CompactRange()
-    canonical = _canonical_id(db)
-    previous = GENESIS
-    position = previous_checkpoint = 0
-    for batch in _batches(db, conn):
-        ids = [canonical(row[1]) for row in batch]
-        recomputed = chain_events(previous, ((oid, row[2], row[3], bytes(row[4])) for oid, row in zip(ids, batch)))
-        for (nid, _, version, _, _, stored_leaf, stored_chain), oid, (leaf, chained) in zip(batch, ids, recomputed):
-            where = {"position": position, "notification_id": nid, "aggregate": oid, "version": version}
-            if nid != position + 1:
-                raise IntegrityFailure(f"notification ids jump from {position} to {nid}: the event at position {position} was removed",
-                                       position=position)
-            if leaf != stored_leaf:
-                raise IntegrityFailure("stored event bytes do not match their leaf hash: the event was altered after it was chained", **where)
-            if chained != stored_chain:
-                raise IntegrityFailure("chain hash does not follow from the previous event: events were removed, reordered or inserted", **where)
-            tree.append(leaf)
-            position += 1
-            if position in roots:
-                if tree.root() != roots[position]:
-                    _locate_replaced(db, conn, previous_checkpoint, position)
+    previous_checkpoint = 0
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    for part, leaves, failure in _checked(_chunks(db, end, chunk), workers):
+        for offset in range(0, len(leaves), HASH_SIZE):
+            tree.append(leaves[offset : offset + HASH_SIZE])
+            if tree.size in roots:
+                if tree.root() != roots[tree.size]:
+                    _locate_replaced(db, conn, previous_checkpoint, tree.size)
                     raise IntegrityFailure(
-                        f"the events before position {position} do not give the root signed in the checkpoint of size {position},"
+                        f"the events before position {tree.size} do not give the root signed in the checkpoint of size {tree.size},"
                         " and the stored tree was rewritten to match them: events were replaced and the chain recomputed",
-                        position=position - 1)
-                previous_checkpoint = position
-        previous = recomputed[-1][1]
+                        position=tree.size - 1)
+                previous_checkpoint = tree.size
+        if failure is not None:
+            raise IntegrityFailure(failure.pop("message"), **failure)
         if progress is not None:
-            progress(position, total)
-    if checkpoints and checkpoints[-1].size > position:
+            progress(part.hi, end)
+    if checkpoints and checkpoints[-1].size > tree.size:
         raise IntegrityFailure(
-            f"the checkpoint of size {checkpoints[-1].size} covers more events than the {position} stored: the tail was truncated",
-            position=position)
+            f"the checkpoint of size {checkpoints[-1].size} covers more events than the {tree.size} stored: the tail was truncated",
+            position=tree.size)
     _check_stored_tree(db, conn, checkpoints, samples)
     if progress is not None:
-        progress(position, total)
-    return VerifyReport(position, len(checkpoints), checkpoints[-1].size if checkpoints else 0, checkpoints[-1] if checkpoints else None)
+        progress(end, end)
+    return VerifyReport(tree.size, len(checkpoints), checkpoints[-1].size if checkpoints else 0, checkpoints[-1] if checkpoints else None)
 
 
 def _locate_replaced(db: Database, conn: Any, lo: int, hi: int) -> None:

@@ -28,14 +28,17 @@ def store(db, signer):
     return db
 
 
-def verify(db, signer):
+PARALLEL = {"workers": 2, "chunk": 7}  # worker processes over chunks of 7 positions
+
+
+def verify(db, signer, **options):
     with db.connect() as conn:
-        return verify_store(db, conn, signer.verifier)
+        return verify_store(db, conn, signer.verifier, **options)
 
 
-def expect_failure(db, signer, position: int, pattern: str) -> IntegrityFailure:
+def expect_failure(db, signer, position: int, pattern: str, **options) -> IntegrityFailure:
     with pytest.raises(IntegrityFailure) as info:
-        verify(db, signer)
+        verify(db, signer, **options)
     assert info.value.position == position, info.value.message
     assert re.search(pattern, info.value.message), info.value.message
     return info.value
@@ -61,6 +64,22 @@ def rechain_from(db, position: int, count: int | None = None) -> None:
 def test_an_untouched_store_verifies(store, signer):
     report = verify(store, signer)
     assert (report.events, report.checkpoints, report.sealed) == (55, 2, 50)
+
+
+def test_worker_processes_verify_an_untouched_store_alike(store, signer):
+    assert verify(store, signer, **PARALLEL) == verify(store, signer)
+
+
+def test_worker_processes_name_an_event_removed_at_a_chunk_boundary(store, signer):
+    as_attacker(store, "DELETE FROM ledger_events WHERE rowid = 14")
+    expect_failure(store, signer, 13, "position 13 was removed", **PARALLEL)
+
+
+def test_worker_processes_name_an_event_replaced_with_the_chain_recomputed(store, signer):
+    forged = state_at(store, 20).replace(b"120", b"999", 1)
+    as_attacker(store, "UPDATE ledger_events SET state = ? WHERE rowid = 21", (forged,))
+    rechain_from(store, 20)
+    expect_failure(store, signer, 20, "replaced and the chain recomputed", **PARALLEL)
 
 
 def test_a_changed_payload_byte_is_named_with_its_aggregate_and_version(store, signer):
