@@ -91,7 +91,7 @@ def tell_story(ledger: Any, gov: Governance, feed: FeedResult, out: Any, err: An
             f"SELECT {db.nid_column} - 1, leaf_hash FROM ledger_events WHERE originator_id = {p} AND originator_version = 1",
             (feed.first.hex if db.is_sqlite else feed.first,),
         ).fetchone()
-        proof = stored_inclusion_proof(conn, position, checkpoint.size, p)
+        proof = stored_inclusion_proof(db, conn, position, checkpoint.size)
         verify_inclusion(position, checkpoint.size, bytes(leaf), proof, checkpoint.root)
         out.print(f"inclusion: dataset {feed.first} is leaf {position} of the signed tree "
                   f"({len(proof)}-hash proof verified with ledger_tools)")

@@ -51,7 +51,7 @@ def seal_once(db: Database, conn: Any, signer: Signer, *, batch: int = 50_000) -
         if not rows:
             conn.rollback()
             return None
-        tree = stored_compact_range(conn, size, p)
+        tree = stored_compact_range(db, conn, size)
         nodes: list[tuple[int, int, bytes]] = []
         for position, leaf, claimed in rows:
             leaf, claimed = bytes(leaf), bytes(claimed)

@@ -2,8 +2,8 @@
 
 A node (level L, index i) is MTH of leaves [i·2^L, (i+1)·2^L); level 0 is the leaf hash at
 position i, copied there by the sealer, so the tree is self-contained and `verify` can tell which
-sealed leaf an event no longer matches. Any subtree a proof needs is a fold of O(log n) perfect nodes, so proofs and roots
-cost a single indexed query whatever the size of the ledger.
+sealed leaf an event no longer matches. Any subtree a proof needs is a fold of O(log n) perfect
+nodes, so a proof or a root costs one indexed query whatever the size of the ledger.
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ from ledger_tools.merkle import (
     subtree_hash_from_perfect,
 )
 
+from .database import Database
 from .errors import IntegrityFailure
+
+Node = tuple[int, int]
 
 
 def sealed_size(conn: Any) -> int:
@@ -28,15 +31,20 @@ def sealed_size(conn: Any) -> int:
     return int(row[0] or 0)
 
 
-def fetch_nodes(conn: Any, coords: set[tuple[int, int]], param: str) -> dict[tuple[int, int], bytes]:
-    """Stored hashes of perfect nodes (level, index); a missing one is an integrity failure."""
-    found: dict[tuple[int, int], bytes] = {}
-    if coords:
-        ordered = sorted(coords)
-        cond = " OR ".join([f"(level = {param} AND idx = {param})"] * len(ordered))
-        flat = [v for pair in ordered for v in pair]
-        for lv, i, h in conn.execute(f"SELECT level, idx, hash FROM ledger_tree_nodes WHERE {cond}", flat).fetchall():
-            found[(int(lv), int(i))] = bytes(h)
+def fetch_nodes(db: Database, conn: Any, coords: set[Node]) -> dict[Node, bytes]:
+    """Stored hashes of perfect nodes (level, index) in one query; a missing one is an integrity failure."""
+    if not coords:
+        return {}
+    ordered = sorted(coords)
+    if db.is_sqlite:
+        cond = " OR ".join(["(level = ? AND idx = ?)"] * len(ordered))
+        rows = conn.execute(f"SELECT level, idx, hash FROM ledger_tree_nodes WHERE {cond}", [v for c in ordered for v in c])
+    else:
+        rows = conn.execute(
+            "SELECT t.level, t.idx, t.hash FROM unnest(%s::smallint[], %s::bigint[]) AS k(level, idx)"
+            " JOIN ledger_tree_nodes t ON t.level = k.level AND t.idx = k.idx",
+            ([c[0] for c in ordered], [c[1] for c in ordered]), prepare=True)
+    found = {(int(lv), int(i)): bytes(h) for lv, i, h in rows.fetchall()}
     missing = coords - found.keys()
     if missing:
         lv, i = min(missing)
@@ -44,27 +52,33 @@ def fetch_nodes(conn: Any, coords: set[tuple[int, int]], param: str) -> dict[tup
     return found
 
 
-def _subtrees(conn: Any, ranges: list[tuple[int, int]], param: str) -> list[bytes]:
+def _subtrees(db: Database, conn: Any, ranges: list[tuple[int, int]], extra: set[Node] = frozenset()) -> tuple[list[bytes], dict[Node, bytes]]:
     plans = [perfect_nodes_needed(a, b) for a, b in ranges]
-    nodes = fetch_nodes(conn, {c for plan in plans for c in plan}, param)
-    return [subtree_hash_from_perfect([nodes[c] for c in plan]) for plan in plans]
+    nodes = fetch_nodes(db, conn, {c for plan in plans for c in plan} | extra)
+    return [subtree_hash_from_perfect([nodes[c] for c in plan]) for plan in plans], nodes
 
 
-def stored_root(conn: Any, size: int, param: str) -> bytes:
+def stored_root(db: Database, conn: Any, size: int) -> bytes:
     if size == 0:
         return EMPTY_ROOT
-    return _subtrees(conn, [(0, size)], param)[0]
+    return _subtrees(db, conn, [(0, size)])[0][0]
 
 
-def stored_inclusion_proof(conn: Any, index: int, size: int, param: str) -> list[bytes]:
-    return _subtrees(conn, inclusion_proof_ranges(index, size), param)
+def stored_inclusion(db: Database, conn: Any, index: int, size: int) -> tuple[bytes, list[bytes]]:
+    """The sealed leaf hash at `index` and its inclusion proof in the tree of `size`, in one query."""
+    proof, nodes = _subtrees(db, conn, inclusion_proof_ranges(index, size), {(0, index)})
+    return nodes[(0, index)], proof
 
 
-def stored_consistency_proof(conn: Any, size1: int, size2: int, param: str) -> list[bytes]:
-    return _subtrees(conn, consistency_proof_ranges(size1, size2), param)
+def stored_inclusion_proof(db: Database, conn: Any, index: int, size: int) -> list[bytes]:
+    return stored_inclusion(db, conn, index, size)[1]
 
 
-def stored_compact_range(conn: Any, size: int, param: str) -> CompactRange:
+def stored_consistency_proof(db: Database, conn: Any, size1: int, size2: int) -> list[bytes]:
+    return _subtrees(db, conn, consistency_proof_ranges(size1, size2))[0]
+
+
+def stored_compact_range(db: Database, conn: Any, size: int) -> CompactRange:
     """The compact range of the first `size` leaves, from which the sealer appends."""
     coords = []
     start = 0
@@ -72,5 +86,5 @@ def stored_compact_range(conn: Any, size: int, param: str) -> CompactRange:
         if size >> level & 1:
             coords.append((level, start >> level))
             start += 1 << level
-    nodes = fetch_nodes(conn, set(coords), param)
+    nodes = fetch_nodes(db, conn, set(coords))
     return CompactRange(size, [nodes[c] for c in coords])

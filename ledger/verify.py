@@ -102,26 +102,30 @@ def _check_chunk(chunk: _Chunk) -> tuple[bytes, dict[str, Any] | None]:
             cur.execute(query, (chunk.lo, chunk.hi))
         position = chunk.lo
         while batch := cur.fetchmany(FETCH):
-            ids = [canonical(row[1]) for row in batch]
-            recomputed = chain_events(previous, [(oid, row[2], row[3], bytes(row[4])) for oid, row in zip(ids, batch)])
-            for (nid, _, version, _, _, stored_leaf, stored_chain), oid, (leaf, chained) in zip(batch, ids, recomputed):
-                where = {"position": position, "notification_id": nid, "aggregate": oid, "version": version}
-                if nid != position + 1:
-                    return bytes(leaves), {"message": f"notification ids jump from {position} to {nid}: the event at position "
-                                                      f"{position} was removed", "position": position}
-                if leaf != bytes(stored_leaf):
-                    return bytes(leaves), {"message": "stored event bytes do not match their leaf hash: the event was altered "
-                                                      "after it was chained", **where}
-                if chained != bytes(stored_chain):
-                    return bytes(leaves), {"message": "chain hash does not follow from the previous event: events were "
-                                                      "removed, reordered or inserted", **where}
-                leaves += leaf
+            ids = [canonical(row[1]) for row in batch] if db.is_sqlite else [row[1] for row in batch]
+            recomputed = chain_events(previous, [(oid, row[2], row[3], row[4]) for oid, row in zip(ids, batch)])
+            for i, (row, (leaf, chained)) in enumerate(zip(batch, recomputed)):
+                if row[0] != position + 1 or leaf != row[5] or chained != row[6]:
+                    leaves += b"".join(good for good, _ in recomputed[:i])  # so earlier checkpoints are still checked first
+                    return bytes(leaves), _failure(row, canonical(row[1]), position, leaf, chained)
                 position += 1
+            leaves += b"".join(leaf for leaf, _ in recomputed)
             previous = recomputed[-1][1]
         conn.rollback()
     if position < chunk.hi:
         return bytes(leaves), {"message": f"the event at position {position} was removed", "position": position}
     return bytes(leaves), None
+
+
+def _failure(row: tuple[Any, ...], aggregate: str, position: int, leaf: bytes, chained: bytes) -> dict[str, Any]:
+    nid, version = row[0], row[2]
+    if nid != position + 1:
+        return {"message": f"notification ids jump from {position} to {nid}: the event at position {position} was removed",
+                "position": position}
+    where = {"position": position, "notification_id": nid, "aggregate": aggregate, "version": version}
+    if leaf != row[5]:
+        return {"message": "stored event bytes do not match their leaf hash: the event was altered after it was chained", **where}
+    return {"message": "chain hash does not follow from the previous event: events were removed, reordered or inserted", **where}
 
 
 def _chunks(db: Database, end: int, size: int) -> list[_Chunk]:
@@ -203,7 +207,7 @@ def _check_stored_tree(db: Database, conn: Any, checkpoints: list[Checkpoint], s
     p = db.param()
     try:
         for older, newer in zip(checkpoints, checkpoints[1:]):
-            proof = stored_consistency_proof(conn, older.size, newer.size, p)
+            proof = stored_consistency_proof(db, conn, older.size, newer.size)
             verify_consistency(older.size, newer.size, proof, older.root, newer.root)
         if not checkpoints:
             return
@@ -216,6 +220,6 @@ def _check_stored_tree(db: Database, conn: Any, checkpoints: list[Checkpoint], s
         for i in picks:
             if i not in leaves:
                 raise IntegrityFailure("a sampled sealed event is missing", position=i)
-            verify_inclusion(i, latest.size, bytes(leaves[i]), stored_inclusion_proof(conn, i, latest.size, p), latest.root)
+            verify_inclusion(i, latest.size, bytes(leaves[i]), stored_inclusion_proof(db, conn, i, latest.size), latest.root)
     except LedgerToolsError as e:
         raise IntegrityFailure(f"the stored Merkle tree does not prove the signed checkpoints: {e}") from None

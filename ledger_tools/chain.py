@@ -74,10 +74,15 @@ def chain_events(
     if len(previous) != HASH_SIZE:
         raise MalformedInputError("previous chain hash must be 32 bytes")
     u32, u64, sha256, prefix = _U32.pack, _U64.pack, _sha256, _LEAF_PREFIX
+    topics: dict[str, bytes] = {}  # a ledger has few topics: encode each once per call
     out = []
     for originator_id, version, topic, state in events:
-        o, t = originator_id.encode(), topic.encode()
-        leaf = sha256(b"".join((prefix, u32(len(o)), o, u64(version), u32(len(t)), t, u32(len(state)), state))).digest()
+        o = originator_id.encode()
+        t = topics.get(topic)
+        if t is None:
+            encoded = topic.encode()
+            t = topics[topic] = u32(len(encoded)) + encoded
+        leaf = sha256(b"".join((prefix, u32(len(o)), o, u64(version), t, u32(len(state)), state))).digest()
         previous = sha256(previous + leaf).digest()
         out.append((leaf, previous))
     return out

@@ -43,27 +43,30 @@ class _ChainedRecorderContract:
         super().tearDown()  # type: ignore[misc]
 
 
-class TestChainedSQLiteRecorder(_ChainedRecorderContract, ApplicationRecorderTestCase):
+class _OnSQLite(_ChainedRecorderContract):
     @pytest.fixture(autouse=True)
     def _database(self, tmp_path: Path) -> None:
         self.url = f"sqlite:///{tmp_path / 'contract.db'}"
         migrate(Database.from_url(self.url))
 
 
-class TestChainedPostgresRecorder(_ChainedRecorderContract, ApplicationRecorderTestCase):
+class _OnPostgres(_ChainedRecorderContract):
     @pytest.fixture(autouse=True)
     def _database(self, pg_url: str) -> None:
         self.url = pg_url
 
 
-class TestChainedSQLiteNonInterleaving(_ChainedRecorderContract, NonInterleavingNotificationIDsBaseCase):
-    @pytest.fixture(autouse=True)
-    def _database(self, tmp_path: Path) -> None:
-        self.url = f"sqlite:///{tmp_path / 'contract.db'}"
-        migrate(Database.from_url(self.url))
+class TestChainedSQLiteRecorder(_OnSQLite, ApplicationRecorderTestCase):
+    pass
 
 
-class TestChainedPostgresNonInterleaving(_ChainedRecorderContract, NonInterleavingNotificationIDsBaseCase):
-    @pytest.fixture(autouse=True)
-    def _database(self, pg_url: str) -> None:
-        self.url = pg_url
+class TestChainedPostgresRecorder(_OnPostgres, ApplicationRecorderTestCase):
+    pass
+
+
+class TestChainedSQLiteNonInterleaving(_OnSQLite, NonInterleavingNotificationIDsBaseCase):
+    pass
+
+
+class TestChainedPostgresNonInterleaving(_OnPostgres, NonInterleavingNotificationIDsBaseCase):
+    pass

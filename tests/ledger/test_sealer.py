@@ -24,10 +24,10 @@ def test_each_seal_signs_a_checkpoint_over_everything_committed(db, signer):
     older, newer = (open_checkpoint(n, signer.verifier, origin=signer.name) for n in notes)
     with db.connect() as conn:
         p = db.param()
-        verify_consistency(7, 13, stored_consistency_proof(conn, 7, 13, p), older.root, newer.root)
-        assert stored_root(conn, 13, p) == newer.root
+        verify_consistency(7, 13, stored_consistency_proof(db, conn, 7, 13), older.root, newer.root)
+        assert stored_root(db, conn, 13) == newer.root
         leaf = bytes(conn.execute(f"SELECT leaf_hash FROM ledger_events WHERE {db.nid_column} = {p}", (10,)).fetchone()[0])
-        verify_inclusion(9, 13, leaf, stored_inclusion_proof(conn, 9, 13, p), newer.root)
+        verify_inclusion(9, 13, leaf, stored_inclusion_proof(db, conn, 9, 13), newer.root)
 
 
 def test_a_seal_in_batches_signs_one_checkpoint_per_batch(db, signer):
