@@ -52,18 +52,30 @@ def build(db: Database, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
+def settle(db: Database, tables: str) -> None:
+    """VACUUM ANALYZE after bulk loading, as an operator would, so autovacuum does not run during the timings."""
+    if not db.is_sqlite:
+        import psycopg
+
+        with psycopg.connect(host=db.host, port=db.port, user=db.user, dbname=db.dbname, autocommit=True) as conn:
+            conn.execute(f"VACUUM ANALYZE {tables}")
+
+
 def offline_rate(db: Database, conn) -> float:
-    """ledger_tools alone over rows already in memory: leaf and chain hashes and the root."""
+    """ledger_tools alone over rows already in memory: leaf and chain hashes and the root (best of 3)."""
     oid = "originator_id" if db.is_sqlite else "originator_id::text"
     rows = conn.execute(f"SELECT {oid}, originator_version, topic, state FROM ledger_events ORDER BY {db.nid_column} LIMIT 200000").fetchall()
     fix = (lambda o: f"{o[:8]}-{o[8:12]}-{o[12:16]}-{o[16:20]}-{o[20:]}") if db.is_sqlite else str
     events = [(fix(o), v, t, bytes(s)) for o, v, t, s in rows]
-    started = time.perf_counter()
-    tree = CompactRange()
-    for leaf, _ in chain_events(GENESIS, events):
-        tree.append(leaf)
-    tree.root()
-    return len(events) / (time.perf_counter() - started)
+    best = 0.0
+    for _ in range(3):
+        started = time.perf_counter()
+        tree = CompactRange()
+        for leaf, _ in chain_events(GENESIS, events):
+            tree.append(leaf)
+        tree.root()
+        best = max(best, len(events) / (time.perf_counter() - started))
+    return best
 
 
 def _load_writer(url: str, seconds: float, out) -> None:
@@ -121,6 +133,7 @@ def main() -> None:
             while seal_once(db, conn, signer, batch=100_000) is not None:
                 pass
             print(f"  seal: {args.events / (time.perf_counter() - started):,.0f} events/s into the stored tree")
+            settle(db, "ledger_events, ledger_tree_nodes, ledger_checkpoints")
             started = time.perf_counter()
             report = verify_store(db, conn, signer.verifier)
             rate = report.events / (time.perf_counter() - started)

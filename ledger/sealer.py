@@ -8,6 +8,8 @@ skips instead of waiting on. The sealer re-checks the chain links it seals and n
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +17,7 @@ from ledger_tools.chain import GENESIS, chain_hash
 from ledger_tools.checkpoint import Checkpoint, sign_checkpoint
 from ledger_tools.note import Signer
 
-from .database import Database
+from .database import SQLITE_BUSY_TIMEOUT_S, Database
 from .errors import IntegrityFailure
 from .tree import sealed_size, stored_compact_range
 
@@ -24,9 +26,31 @@ SEALER_LOCK_KEY = 0x676F764C65646772  # "govLedgr"
 
 def _begin(db: Database, conn: Any) -> bool:
     if db.is_sqlite:
-        conn.execute("BEGIN IMMEDIATE")
+        _take_sqlite_write_lock(conn)
         return True
     return bool(conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (SEALER_LOCK_KEY,)).fetchone()[0])
+
+
+def _take_sqlite_write_lock(conn: Any, timeout: float = SQLITE_BUSY_TIMEOUT_S) -> None:
+    """BEGIN IMMEDIATE, retried every half millisecond.
+
+    SQLite's own busy handler backs off up to 100 ms between tries, so under a steady stream of
+    short writer transactions the sealer would lose the race for seconds; short retries keep the
+    sealing lag near the poll interval.
+    """
+    conn.execute("PRAGMA busy_timeout = 0")
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.0005)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
 
 def seal_once(db: Database, conn: Any, signer: Signer, *, batch: int = 50_000) -> Checkpoint | None:

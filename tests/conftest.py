@@ -27,14 +27,14 @@ def _admin() -> psycopg.Connection:
 
 
 @pytest.fixture(scope="session")
-def pg_template(worker_id: str) -> Iterator[str]:
+def pg_template() -> Iterator[str]:
     try:
         admin = _admin()
     except psycopg.OperationalError as e:
         if IN_CI:
             pytest.fail(f"PostgreSQL at {PG_BASE} is unreachable and CI=true: {e}")
         pytest.skip(f"PostgreSQL at {PG_BASE} is unreachable: {e}")
-    name = f"gl_tmpl_{worker_id}_{os.getpid()}"
+    name = f"gl_tmpl_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
     with admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}"')

@@ -53,3 +53,14 @@ print("standalone ok")
     result = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "standalone ok"
+
+
+def test_with_ci_set_an_unreachable_postgresql_fails_the_run_instead_of_skipping(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "CI": "true", "GOVLEDGER_TEST_PG": "postgresql://postgres@127.0.0.1:9"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider", "-q",
+         "tests/ledger/test_append_only.py::test_truncate_fails_on_postgresql"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "unreachable and CI=true" in result.stdout
+    assert "skipped" not in result.stdout.splitlines()[-1]
