@@ -64,3 +64,10 @@ def test_with_ci_set_an_unreachable_postgresql_fails_the_run_instead_of_skipping
     assert result.returncode != 0
     assert "unreachable and CI=true" in result.stdout
     assert "skipped" not in result.stdout.splitlines()[-1]
+
+
+def test_ledger_tools_is_strictly_typed():
+    mypy = Path(sys.executable).parent / "mypy"
+    result = subprocess.run([str(mypy), "--strict", "--no-incremental", "ledger_tools"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
