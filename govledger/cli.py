@@ -21,7 +21,8 @@ from ledger.errors import InvalidArgument, IntegrityFailure, LedgerError, Signin
 from ledger.history import aggregate_as_of
 from ledger.keys import create_signing_key, load_signer
 from ledger.migrate import migrate as run_migrations
-from ledger.sealer import seal_once
+from ledger.migrate import require_current
+from ledger.sealer import seal_pending
 from ledger.verify import verify_store
 from workers.sealer import run_sealer
 
@@ -69,8 +70,6 @@ def verify(key: Annotated[Path | None, typer.Option(help="pin the verifier key (
     """Check every event, chain hash and checkpoint; exit 1 naming the first bad event."""
     ledger = Ledger()
     verifier = ledger.verifier(key)
-    from ledger.migrate import require_current
-
     require_current(ledger.db)
     with ledger.db.connect() as conn, _progress() as bar:
         task = bar.add_task("verifying", total=None)
@@ -85,14 +84,10 @@ def seal(once: Annotated[bool, typer.Option(help="seal what is committed now, th
     """Run the sealer alone: append committed events to the Merkle tree and sign checkpoints."""
     ledger = Ledger()
     signer = ledger.signer()
-    from ledger.migrate import require_current
-
     require_current(ledger.db)
     if once:
         with ledger.db.connect() as conn:
-            last = None
-            while (cp := seal_once(ledger.db, conn, signer, batch=ledger.settings.seal_batch)) is not None:
-                last = cp
+            last = seal_pending(ledger.db, conn, signer, batch=ledger.settings.seal_batch)
         out.print(f"sealed up to tree size {last.size}" if last else "nothing to seal")
         return
     _run_until_signal(lambda stop: run_sealer(ledger.db, signer, interval=ledger.settings.seal_interval,
@@ -160,7 +155,7 @@ def demo(
         task = bar.add_task("registering bureau-feed partitions", total=days * len(REGIONS))
         feed = register_feed(gov, ledger.settings.data_dir, days=days, rows=rows, actor="demo-data-scientist",
                              progress=lambda n: bar.advance(task, n))
-    tell_story(ledger, gov, feed, out, err)
+    tell_story(ledger, gov, feed, out)
 
 
 def main() -> None:

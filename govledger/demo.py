@@ -14,6 +14,10 @@ from typing import Any
 from uuid import UUID
 
 from domain.application import Governance
+from ledger.sealer import seal_pending
+from ledger.tree import stored_inclusion_proof
+from ledger.verify import verify_store
+from ledger_tools import open_checkpoint, verify_inclusion
 
 REGIONS = ["north", "south", "east", "west", "central", "coastal", "highlands", "metro"]
 SCHEMA = {
@@ -68,18 +72,14 @@ def register_feed(app: Governance, data_dir: Path, *, days: int, rows: int, acto
     return FeedResult(ids, ids[0])
 
 
-def tell_story(ledger: Any, gov: Governance, feed: FeedResult, out: Any, err: Any) -> None:
+def tell_story(ledger: Any, gov: Governance, feed: FeedResult, out: Any) -> None:
     """Seal what was registered, verify the store, prove one event offline and replay it."""
-    from ledger.sealer import seal_once
-    from ledger.tree import stored_inclusion_proof
-    from ledger.verify import verify_store
-    from ledger_tools import open_checkpoint, verify_inclusion
-
     db = ledger.db
     signer = ledger.signer()
     with db.connect() as conn:
-        while (cp := seal_once(db, conn, signer, batch=ledger.settings.seal_batch)) is not None:
-            out.print(f"sealer: signed checkpoint of tree size {cp.size}")
+        sealed = seal_pending(db, conn, signer, batch=ledger.settings.seal_batch)
+        if sealed is not None:
+            out.print(f"sealer: signed checkpoint of tree size {sealed.size}")
         note = conn.execute("SELECT note FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()[0]
         out.print("latest checkpoint (C2SP signed note):")
         out.print(note, highlight=False, markup=False, soft_wrap=True, end="")

@@ -98,3 +98,11 @@ def seal_once(db: Database, conn: Any, signer: Signer, *, batch: int = 50_000) -
     except BaseException:
         conn.rollback()
         raise
+
+
+def seal_pending(db: Database, conn: Any, signer: Signer, *, batch: int = 50_000) -> Checkpoint | None:
+    """Seal everything committed now, in batches; return the last checkpoint signed, or None if there was nothing."""
+    last = None
+    while (checkpoint := seal_once(db, conn, signer, batch=batch)) is not None:
+        last = checkpoint
+    return last

@@ -7,7 +7,7 @@ from typing import Any
 
 from domain.application import Governance
 from ledger.database import Database
-from ledger.sealer import seal_once
+from ledger.sealer import seal_pending
 
 TABLES = ["ledger_events", "ledger_tree_nodes", "ledger_checkpoints"]
 
@@ -29,10 +29,8 @@ def fill(db: Database, count: int, *, start: int = 0) -> list[Any]:
 
 def seal_all(db: Database, signer: Any) -> int:
     with db.connect() as conn:
-        size = 0
-        while (cp := seal_once(db, conn, signer)) is not None:
-            size = cp.size
-        return size
+        last = seal_pending(db, conn, signer)
+        return last.size if last else 0
 
 
 def as_attacker(db: Database, sql: str, params: tuple[Any, ...] = ()) -> None:

@@ -37,7 +37,10 @@ def _write(url: str, writer: int) -> None:
 
 def _sealer(url: str, key_path) -> subprocess.Popen:
     env = {**os.environ, "GOVLEDGER_DATABASE_URL": url, "GOVLEDGER_SIGNING_KEY": str(key_path), "GOVLEDGER_SEAL_INTERVAL": "0.05"}
-    return subprocess.Popen([sys.executable, "-m", "govledger.cli", "seal"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    sealer = subprocess.Popen([sys.executable, "-m", "govledger.cli", "seal"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert sealer.stderr is not None
+    assert "running" in sealer.stderr.readline().decode()  # its signal handlers are in place: SIGTERM now stops it cleanly
+    return sealer
 
 
 @pytest.mark.slow
