@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from domain.application import Governance
+from ledger.artifacts import LocalArtifactStore
 from ledger.database import Database
 from ledger.errors import SigningKeyError
 from ledger.keys import load_signer, load_verifier, verifier_path
@@ -23,10 +24,14 @@ class Ledger:
     def db(self) -> Database:
         return Database.from_url(self.settings.resolved_database_url)
 
+    @cached_property
+    def artifacts(self) -> LocalArtifactStore:
+        return LocalArtifactStore(self.settings.data_dir / "artifacts")
+
     def application(self, *, check_schema: bool = True) -> Governance:
         if check_schema:
             require_current(self.db)
-        return Governance(env=self.db.eventsourcing_env())
+        return Governance(env=self.db.eventsourcing_env(), artifacts=self.artifacts)
 
     @property
     def key_path(self) -> Path:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 import sys
 import threading
 from datetime import datetime
@@ -29,7 +31,7 @@ from workers.sealer import run_sealer
 from .bootstrap import Ledger
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="govledger: a verifiable governance ledger for ML models.")
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 
@@ -108,6 +110,19 @@ def _run_until_signal(target: Any) -> None:
     target(stop)
 
 
+users = typer.Typer(no_args_is_help=True, help="Users, roles and API keys.")
+app.add_typer(users, name="users")
+
+
+@users.command("create-admin")
+def create_admin(username: Annotated[str, typer.Argument(help="the first superadmin's username")]) -> None:
+    """Create the first superadmin and print its API key, once. Refused when an administrator exists."""
+    gov = Ledger().application()
+    _, token = gov.create_admin(username)
+    out.print(f"created superadmin {username}; API key (shown once, store it now):")
+    sys.stdout.write(token + "\n")
+
+
 @app.command()
 def checkpoint() -> None:
     """Print the latest signed checkpoint (a C2SP signed note)."""
@@ -144,18 +159,19 @@ def demo(
     days: Annotated[int, typer.Option(min=1, max=3650, help="days of the bureau feed to register")] = 400,
     rows: Annotated[int, typer.Option(min=1, max=100_000, help="applications per partition")] = 40,
 ) -> None:
-    """Register a synthetic credit-bureau feed as datasets, seal it, verify it and replay one dataset."""
-    from .demo import REGIONS, register_feed, tell_story
+    """Tell the governance story on the configured store: users, data, a model, refusals, evidence, approval, proof."""
+    from .demo import tell
 
     init()
     migrate()
-    ledger = Ledger()
-    gov = ledger.application()
-    with _progress() as bar:
-        task = bar.add_task("registering bureau-feed partitions", total=days * len(REGIONS))
-        feed = register_feed(gov, ledger.settings.data_dir, days=days, rows=rows, actor="demo-data-scientist",
-                             progress=lambda n: bar.advance(task, n))
-    tell_story(ledger, gov, feed, out)
+
+    @contextmanager
+    def track(description: str, total: int) -> Iterator[Callable[[int], None]]:
+        with _progress() as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda n: bar.advance(task, n)
+
+    tell(Ledger(), days, rows, out, track)
 
 
 def main() -> None:

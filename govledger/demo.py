@@ -1,101 +1,174 @@
-"""`govledger demo`: a bureau feed of credit applications registered as datasets, sealed, verified and replayed."""
+"""`govledger demo`: the governance story on the configured store, told as it happens.
+
+A bureau feed of credit applications is registered; a data scientist trains a real scikit-learn
+model on generated credit data and imports it; compliance is configured and documented; a
+self-approval and an approval without a batch run are refused (and recorded); a batch run on
+held-out data supplies the evidence; a manager approves; the ledger is sealed, verified and proved.
+"""
 
 from __future__ import annotations
 
-import csv
+import functools
 import hashlib
-import io
-import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import Pipeline
+
 from domain.application import Governance
+from domain.errors import Refused
+from domain.roles import Actor
+from ledger.artifacts import dump_model, load_model
 from ledger.sealer import seal_pending
 from ledger.tree import stored_inclusion_proof
 from ledger.verify import verify_store
 from ledger_tools import open_checkpoint, verify_inclusion
+from workers.evidence import batch_evidence
+
+from .demo_data import FEATURES, SCHEMA, TARGET, credit_data
 
 REGIONS = ["north", "south", "east", "west", "central", "coastal", "highlands", "metro"]
-SCHEMA = {
-    "applicant_id": "integer", "age": "integer", "income": "float", "debt_ratio": "float",
-    "credit_history_months": "integer", "open_accounts": "integer", "gender": "category",
-    "region": "category", "defaulted": "boolean",
+TEAM = {"mia": "manager", "cora": "compliance_manager", "dana": "data_scientist", "dev": "data_scientist", "aud": "auditor"}
+SECTIONS = {
+    "model_info": "Gradient-boosted classifier of 12-month default risk for consumer credit applications.",
+    "domain_context": "Retail lending; scores support, never replace, an underwriter's decision.",
+    "fairness_bias": "Gender is excluded from the features and monitored with the four-fifths rule on approvals.",
+    "provenance": "Trained on the registered bureau-feed extract; lineage recorded with the version.",
+    "consent": "Applicants consent to credit checks under the lending agreement; data kept 7 years.",
+    "risk_classification": "High risk under internal policy MRM-4: automated credit decisioning.",
 }
 
 
-def credit_applications(rng: random.Random, day: int, region: str, rows: int) -> bytes:
-    """A CSV partition of synthetic credit applications; default risk rises with debt and falls with history."""
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(SCHEMA)
-    for i in range(rows):
-        age = rng.randint(19, 80)
-        income = round(rng.lognormvariate(10.6, 0.45), 2)
-        debt = round(min(rng.betavariate(2, 5) * 1.4, 1.0), 3)
-        history = max(0, min((age - 18) * 12, int(rng.gauss(90, 50))))
-        risk = 0.04 + 0.5 * debt - 0.0008 * history + (0.05 if income < 25_000 else 0)
-        w.writerow([day * 100_000 + i, age, income, debt, history, rng.randint(0, 12), rng.choice("FM"), region,
-                    rng.random() < max(0.01, risk)])
-    return out.getvalue().encode()
+Track = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 
 
-@dataclass(frozen=True)
-class FeedResult:
-    dataset_ids: list[UUID]
-    first: UUID
-
-
-def register_feed(app: Governance, data_dir: Path, *, days: int, rows: int, actor: str, seed: int = 2026,
-                  progress: Callable[[int], None] | None = None) -> FeedResult:
-    """Write `days` × regions partitions under data_dir/datasets and register each one in the ledger."""
-    rng = random.Random(seed)
-    start = date(2026, 1, 1)
+def register_feed(gov: Governance, actor: Actor, data_dir: Any, *, days: int, rows: int,
+                  progress: Callable[[int], None]) -> list[UUID]:
+    """`days` × regions CSV partitions under data_dir/datasets, each registered with its SHA-256."""
+    rng = np.random.default_rng(2026)
     ids = []
     for d in range(days):
-        day = start + timedelta(days=d)
-        folder = data_dir / "datasets" / f"bureau-feed/{day.isoformat()}"
+        day = date(2026, 1, 1) + timedelta(days=d)
+        folder = data_dir / "datasets" / "bureau-feed" / day.isoformat()
         folder.mkdir(parents=True, exist_ok=True)
         for region in REGIONS:
-            content = credit_applications(rng, d, region, rows)
+            content = credit_data(rng, rows).to_csv()
             path = folder / f"region={region}.csv"
             path.write_bytes(content)
-            ids.append(app.register_dataset(
-                name=f"bureau-feed {day.isoformat()} {region}", source=str(path), schema=SCHEMA, row_count=rows,
-                content_hash=hashlib.sha256(content).hexdigest(), registered_by=actor,
-            ))
-            if progress is not None:
-                progress(1)
-    return FeedResult(ids, ids[0])
+            ids.append(gov.register_dataset(actor, name=f"bureau-feed {day} {region}", source=str(path), schema=SCHEMA,
+                                            row_count=rows, content_hash=hashlib.sha256(content).hexdigest()))
+            progress(1)
+    return ids
 
 
-def tell_story(ledger: Any, gov: Governance, feed: FeedResult, out: Any) -> None:
-    """Seal what was registered, verify the store, prove one event offline and replay it."""
-    db = ledger.db
-    signer = ledger.signer()
+def _register_file(gov: Governance, actor: Actor, data_dir: Any, name: str, content: bytes, rows: int) -> UUID:
+    path = data_dir / "datasets" / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return gov.register_dataset(actor, name=name, source=str(path), schema=SCHEMA, row_count=rows,
+                                content_hash=hashlib.sha256(content).hexdigest())
+
+
+def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
+    gov = ledger.application()
+    say = functools.partial(out.print, markup=False, highlight=False)
+    data_dir = ledger.settings.data_dir
+    if gov.is_installed():
+        say(f"the demo has already told its story in {data_dir}; checking the ledger it left "
+            "(remove that directory, or set GOVLEDGER_DATA_DIR, to tell it again)")
+        _prove(ledger, None, say)
+        return
+    _, admin_key = gov.create_admin("root")
+    say("1. root becomes the first superadmin; its API key is shown once and stored only as a SHA-256")
+    admin = gov.authenticate(admin_key)
+    cast = {}
+    for name, role in TEAM.items():
+        gov.create_user(admin, name, role)
+        _, key = gov.issue_api_key(admin, name, "demo")
+        cast[name] = gov.authenticate(key)
+    say("   users: " + ", ".join(f"{n} ({r})" for n, r in TEAM.items()))
+    dana, mia, cora = cast["dana"], cast["mia"], cast["cora"]
+
+    with track("registering bureau-feed partitions", days * len(REGIONS)) as advance:
+        feed = register_feed(gov, dana, data_dir, days=days, rows=rows, progress=advance)
+    say(f"2. dana registers {len(feed):,} bureau-feed partitions as datasets, each pinned by its SHA-256")
+
+    rng = np.random.default_rng(7)
+    train, heldout = credit_data(rng, 20_000), credit_data(rng, 5_000, drift=0.1)
+    train_id = _register_file(gov, dana, data_dir, "credit-train-2026", train.to_csv(), len(train.y))
+    heldout_id = _register_file(gov, dana, data_dir, "credit-holdout-2026", heldout.to_csv(), len(heldout.y))
+    pipeline = Pipeline([("impute", SimpleImputer(strategy="median")),
+                         ("model", HistGradientBoostingClassifier(max_iter=80, learning_rate=0.08, random_state=0))])
+    cv_auc = float(np.mean(cross_val_score(pipeline, train.X, train.y, cv=3, scoring="roc_auc")))
+    pipeline.fit(train.X, train.y)
+    artifact = dump_model(pipeline)
+    model_id = gov.register_model(dana, name="consumer-credit-default", description="12-month default risk")
+    version_id = gov.import_version(
+        dana, model_id, artifact=artifact, declared_hash=hashlib.sha256(artifact).hexdigest(),
+        estimator="HistGradientBoostingClassifier", metrics={"cv_roc_auc": cv_auc,
+                                                             "train_roc_auc": float(roc_auc_score(train.y, pipeline.predict_proba(train.X)[:, 1]))},
+        input_schema=FEATURES, target=TARGET, dataset_ids=[train_id, *feed[:8]])
+    version = gov.get_version(dana, version_id)
+    say(f"3. dana trains a gradient-boosted pipeline on 20,000 applications (cross-validated AUC {cv_auc:.3f}) and imports it as "
+        f"version {version.number}: skops artifact sha256 {version.artifact_hash[:16]}…, lineage to {len(version.dataset_ids)} datasets")
+
+    gov.configure_compliance(cora, model_id, risk_tier="high")
+    for section, text in SECTIONS.items():
+        gov.edit_section(cora if section in ("consent", "risk_classification", "fairness_bias") else dana, model_id, section, text)
+    gov.export_to_staging(dana, version_id)
+    say("4. cora sets the model to high risk (every section mandatory); dana and cora write the six written sections; "
+        "dana exports version 1 to staging")
+
+    for who, attempt in (("dana", lambda: gov.approve(dana, version_id, findings="looks good to me")),
+                         ("mia", lambda: gov.approve(mia, version_id, findings="approving early"))):
+        try:
+            attempt()
+        except Refused as refusal:
+            say(f"5. refused and recorded: {who} tries to approve — [{refusal.code}] {refusal.message}")
+
+    model = load_model(ledger.artifacts, version.artifact_hash)
+    evidence = batch_evidence(model, list(FEATURES), train.X, heldout.X, heldout.y, heldout.gender)
+    gov.record_batch_run(mia, version_id, run_id=f"batch-{heldout_id.hex[:8]}", rows=len(heldout.y), metrics=evidence.metrics,
+                         report_hashes=evidence.report_hashes, drift_share=evidence.drift_share,
+                         drift_detected=evidence.drift_detected, fairness_breach=evidence.fairness_breach)
+    m = evidence.metrics
+    say(f"6. mia runs batch inference on 5,000 held-out applications with the artifact loaded after its hash matched the ledger: "
+        f"AUC {m['roc_auc']:.3f}, accuracy {m['accuracy']:.3f}; {evidence.drift_share:.0%} of features drifted; "
+        f"four-fifths rule {'breached' if evidence.fairness_breach else 'holds'}")
+
+    justification = None
+    if evidence.drift_detected or evidence.fairness_breach:
+        justification = "Drift reflects the 2026 recession scenario; AUC on held-out data remains within policy limits."
+    gov.approve(mia, version_id, findings=f"Held-out AUC {m['roc_auc']:.3f}; documentation complete.", justification=justification)
+    score = gov.compliance_score(cora, model_id)
+    say(f"7. mia approves version 1. Compliance score {score.score}/100 ({score.risk_tier} risk):")
+    for row in score.sections:
+        say(f"     {row.section:20} {row.status:16} {'mandatory' if row.mandatory else 'optional ':9}  {row.detail}")
+    _prove(ledger, feed[0], say)
+
+
+def _prove(ledger: Any, first: UUID | None, say: Callable[..., None]) -> None:
+    db, signer = ledger.db, ledger.signer()
     with db.connect() as conn:
         sealed = seal_pending(db, conn, signer, batch=ledger.settings.seal_batch)
-        if sealed is not None:
-            out.print(f"sealer: signed checkpoint of tree size {sealed.size}")
         note = conn.execute("SELECT note FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()[0]
-        out.print("latest checkpoint (C2SP signed note):")
-        out.print(note, highlight=False, markup=False, soft_wrap=True, end="")
         report = verify_store(db, conn, ledger.verifier())
-        out.print(f"verify: {report.events} events, chain intact, {report.checkpoints} checkpoints consistent")
         checkpoint = open_checkpoint(note, ledger.verifier())
-        p = db.param()
-        position, leaf = conn.execute(
-            f"SELECT {db.nid_column} - 1, leaf_hash FROM ledger_events WHERE originator_id = {p} AND originator_version = 1",
-            (feed.first.hex if db.is_sqlite else feed.first,),
-        ).fetchone()
+        position = checkpoint.size // 2
+        leaf = conn.execute(f"SELECT leaf_hash FROM ledger_events WHERE {db.nid_column} = {db.param()}", (position + 1,)).fetchone()[0]
         proof = stored_inclusion_proof(db, conn, position, checkpoint.size)
         verify_inclusion(position, checkpoint.size, bytes(leaf), proof, checkpoint.root)
-        out.print(f"inclusion: dataset {feed.first} is leaf {position} of the signed tree "
-                  f"({len(proof)}-hash proof verified with ledger_tools)")
-    first = gov.get_dataset(feed.first)
-    out.print(f"replay: {first.name} — {first.row_count} rows, sha256 {first.content_hash[:16]}…, "
-              f"registered by {first.registered_by} at {first.created_on.isoformat()}")
-    out.print(f"try: govledger replay {feed.first}   ·   govledger verify   ·   govledger checkpoint")
+    say(f"8. the sealer signs checkpoint {sealed.size if sealed else checkpoint.size}:")
+    say(note, end="")
+    say(f"   verify: {report.events:,} events, chain intact, {report.checkpoints} checkpoint(s) consistent")
+    say(f"   inclusion: event {position} is in the signed tree ({len(proof)}-hash proof verified with ledger_tools)")
+    if first is not None:
+        say(f"try: govledger verify · govledger checkpoint · govledger replay {first}")

@@ -34,21 +34,26 @@ def test_a_fresh_machine_inits_migrates_seals_and_verifies(tmp_path):
     assert verified.returncode == 0 and "OK: 0 events" in verified.stdout
 
 
-def test_the_demo_tells_its_story_and_leaves_a_verifiable_store(tmp_path):
+def test_the_demo_tells_the_governance_story_and_leaves_a_verifiable_store(tmp_path):
     demo = run("demo", "--days", "3", "--rows", "5", cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
-    assert "sealer: signed checkpoint of tree size 24" in demo.stdout
-    assert "verify: 24 events" in demo.stdout and "proof verified with ledger_tools" in demo.stdout
-    note = run("checkpoint", cwd=tmp_path).stdout
-    assert note.splitlines()[:2] == ["govledger.local/ledger", "24"]
+    story = demo.stdout
+    assert "refused and recorded: dana tries to approve — [forbidden]" in story
+    assert "refused and recorded: mia tries to approve — [precondition_failed]" in story
+    assert "mia approves version 1. Compliance score" in story
+    assert "chain intact" in story and "proof verified with ledger_tools" in story
+    size = int(run("checkpoint", cwd=tmp_path).stdout.splitlines()[1])
+    assert size > 24  # 24 partitions plus users, keys, model, version, sections, refusals, batch run, approval
     assert run("verify", cwd=tmp_path).returncode == 0
+    again = run("demo", "--days", "3", "--rows", "5", cwd=tmp_path)
+    assert again.returncode == 0 and "already told its story" in again.stdout
 
 
 def test_a_tampered_store_fails_verify_naming_the_event(tmp_path):
     assert run("demo", "--days", "1", "--rows", "5", cwd=tmp_path).returncode == 0
     conn = sqlite3.connect(tmp_path / "govledger-data" / "govledger.db")
     conn.execute("DROP TRIGGER ledger_events_no_update")
-    conn.execute("UPDATE ledger_events SET state = CAST(replace(CAST(state AS TEXT), 'north', 'nurth') AS BLOB) WHERE rowid = 1")
+    conn.execute("UPDATE ledger_events SET state = CAST(replace(CAST(state AS TEXT), '}', ' }') AS BLOB) WHERE rowid = 1")
     conn.commit()
     result = run("verify", cwd=tmp_path)
     assert result.returncode == 1
@@ -122,4 +127,4 @@ def test_the_cli_works_on_postgresql_by_settings(tmp_path, pg_url):
     assert "up to date" in run("migrate", cwd=tmp_path, **env).stdout  # the test database arrives migrated
     demo = run("demo", "--days", "2", "--rows", "3", cwd=tmp_path, **env)
     assert demo.returncode == 0, demo.stderr
-    assert "OK: 16 events" in run("verify", cwd=tmp_path, **env).stdout
+    assert "chain intact" in run("verify", cwd=tmp_path, **env).stdout

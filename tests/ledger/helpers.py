@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from domain.application import Governance
+from domain.datasets import Dataset
 from ledger.database import Database
 from ledger.sealer import seal_pending
 
@@ -13,16 +14,17 @@ TABLES = ["ledger_events", "ledger_tree_nodes", "ledger_checkpoints"]
 
 
 def fill(db: Database, count: int, *, start: int = 0) -> list[Any]:
-    """Register `count` datasets, one command (one transaction) each; return their ids."""
+    """Register `count` datasets, one transaction each; return their ids."""
     app = Governance(env=db.eventsourcing_env())
     try:
-        return [
-            app.register_dataset(
+        ids = []
+        for i in range(start, start + count):
+            dataset = Dataset.register(
                 name=f"partition {i}", source=f"s3://feed/part-{i}.csv", schema={"age": "integer", "income": "float"},
-                row_count=100 + i, content_hash=hashlib.sha256(str(i).encode()).hexdigest(), registered_by="ds-1",
-            )
-            for i in range(start, start + count)
-        ]
+                row_count=100 + i, content_hash=hashlib.sha256(str(i).encode()).hexdigest(), registered_by="ds-1")
+            app.save(dataset)
+            ids.append(dataset.id)
+        return ids
     finally:
         app.close()
 

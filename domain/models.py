@@ -1,0 +1,267 @@
+"""Models and their versions: the lifecycle of DESIGN.md §3 and the segregation-of-duties rules of §2."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from .compliance import SECTIONS, ComplianceConfig, RiskTier
+from .datasets import check_schema
+from .errors import IllegalTransition, InvalidInput, PreconditionFailed, SegregationOfDuties
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MIN_JUSTIFICATION = 20
+
+
+class Status(StrEnum):
+    TRAINED = "trained"
+    STAGED = "staged"
+    VALIDATED = "validated"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    DEPLOYED = "deployed"
+    TERMINATED = "terminated"
+    RETIRED = "retired"
+
+
+#: step → (statuses it may start from, status it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
+    "export to staging": (frozenset({Status.TRAINED}), Status.STAGED),
+    "record a batch run": (frozenset({Status.STAGED, Status.VALIDATED}), Status.VALIDATED),
+    "approve": (frozenset({Status.VALIDATED}), Status.APPROVED),
+    "reject": (frozenset({Status.VALIDATED}), Status.REJECTED),
+    "deploy": (frozenset({Status.APPROVED}), Status.DEPLOYED),
+    "terminate": (frozenset({Status.DEPLOYED}), Status.TERMINATED),
+    "retire": (frozenset({Status.APPROVED, Status.REJECTED, Status.TERMINATED}), Status.RETIRED),
+}
+
+
+def version_id_for(model_id: UUID, number: int) -> UUID:
+    return uuid5(model_id, f"version:{number}")
+
+
+def _check_metrics(metrics: Any, what: str) -> dict[str, float]:
+    if not isinstance(metrics, dict) or not metrics:
+        raise InvalidInput(f"{what} must be a non-empty mapping of metric name to number")
+    for name, value in metrics.items():
+        if not isinstance(name, str) or isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise InvalidInput(f"{what}: metric {name!r} must be a finite number, got {value!r}")
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def _check_hash(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not _SHA256.match(value):
+        raise InvalidInput(f"{what} must be 64 lowercase hex digits (SHA-256)")
+    return value
+
+
+class Model(Aggregate):
+    """A governed model: its owner, its versions and its compliance documentation and configuration."""
+
+    @event("Registered")
+    def __init__(self, name: str, description: str, owner: UUID, registered_by: str) -> None:
+        self.name = name
+        self.description = description
+        self.owner = owner
+        self.registered_by = registered_by
+        self.version_ids: list[UUID] = []
+        self.config = ComplianceConfig.default()
+        self.sections: dict[str, dict[str, Any]] = {}
+        self.monitored = False
+
+    @classmethod
+    def register(cls, *, name: str, description: str, owner: UUID, registered_by: str) -> Model:
+        if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+            raise InvalidInput("a model needs a name of 1 to 200 characters")
+        return cls(name.strip(), str(description or ""), owner, registered_by)
+
+    @event("VersionAdded")
+    def add_version(self, version_id: UUID, number: int) -> None:
+        self.version_ids.append(version_id)
+
+    @property
+    def next_number(self) -> int:
+        return len(self.version_ids) + 1
+
+    def configure_compliance(self, config: ComplianceConfig, by: str) -> None:
+        self._configure(config.risk_tier.value, sorted(config.applicable), sorted(config.mandatory), by)
+
+    @event("ComplianceConfigured")
+    def _configure(self, risk_tier: str, applicable: list[str], mandatory: list[str], configured_by: str) -> None:
+        self.config = ComplianceConfig(RiskTier(risk_tier), frozenset(applicable), frozenset(mandatory))
+
+    def edit_section(self, section: str, content: str, by: str) -> None:
+        if section not in SECTIONS or not SECTIONS[section].manual:
+            manual = ", ".join(s for s, d in SECTIONS.items() if d.manual)
+            raise InvalidInput(f"{section!r} is not a section people write; they are {manual}")
+        if not isinstance(content, str) or not content.strip():
+            raise InvalidInput(f"section {section} needs some content")
+        before = self.sections.get(section, {}).get("content")
+        self._edit(section, before, content, by)
+
+    @event("ComplianceSectionEdited")
+    def _edit(self, section: str, before: str | None, after: str, edited_by: str) -> None:
+        self.sections[section] = {"content": after, "edited_by": edited_by, "edited_at": self.modified_on}
+
+    @event("MonitoringRegistered")
+    def register_monitoring(self, registered_by: str) -> None:
+        self.monitored = True
+
+
+class ModelVersion(Aggregate):
+    """One trained version of a model, walking trained → staged → validated → approved | rejected → deployed → terminated → retired."""
+
+    @event("Imported")
+    def __init__(self, model_id: UUID, number: int, artifact_hash: str, artifact_format: str, estimator: str,
+                 metrics: dict[str, float], input_schema: dict[str, str], target: str, dataset_ids: list[UUID],
+                 trained_by: UUID, trained_by_name: str) -> None:
+        self.model_id = model_id
+        self.number = number
+        self.artifact_hash = artifact_hash
+        self.artifact_format = artifact_format
+        self.estimator = estimator
+        self.metrics = metrics
+        self.input_schema = input_schema
+        self.target = target
+        self.dataset_ids = dataset_ids
+        self.trained_by = trained_by
+        self.trained_by_name = trained_by_name
+        self.status = Status.TRAINED
+        self.exported_by: UUID | None = None
+        self.batch_runs: list[dict[str, Any]] = []
+        self.decision: dict[str, Any] | None = None
+        self.deployment: dict[str, Any] | None = None
+
+    @staticmethod
+    def create_id(model_id: UUID, number: int, **_: Any) -> UUID:
+        return version_id_for(model_id, number)
+
+    @classmethod
+    def import_trained(cls, *, model_id: UUID, number: int, artifact_hash: str, estimator: str, metrics: dict[str, float],
+                       input_schema: dict[str, str], target: str, dataset_ids: list[UUID], trained_by: UUID,
+                       trained_by_name: str) -> ModelVersion:
+        _check_hash(artifact_hash, "artifact hash")
+        check_schema(input_schema)
+        if not isinstance(target, str) or not target or target in input_schema:
+            raise InvalidInput("the target must name the predicted column, not one of the input features")
+        if not dataset_ids:
+            raise InvalidInput("a version needs its lineage: the ids of the datasets it was trained on")
+        return cls(model_id, number, artifact_hash, "skops", estimator, _check_metrics(metrics, "validation metrics"),
+                   dict(input_schema), target, list(dataset_ids), trained_by, trained_by_name)
+
+    def _step(self, step: str) -> Status:
+        sources, target = TRANSITIONS[step]
+        if self.status not in sources:
+            raise IllegalTransition(f"version {self.number} is {self.status}; it cannot {step} (only from "
+                                    f"{', '.join(sorted(sources))})")
+        return target
+
+    @property
+    def last_batch_run(self) -> dict[str, Any] | None:
+        return self.batch_runs[-1] if self.batch_runs else None
+
+    def export_to_staging(self, by: UUID) -> None:
+        self._step("export to staging")
+        self._exported(by)
+
+    @event("Exported")
+    def _exported(self, exported_by: UUID) -> None:
+        self.exported_by = exported_by
+        self.status = Status.STAGED
+
+    def record_batch_run(self, *, run_id: str, rows: int, metrics: dict[str, float], report_hashes: dict[str, str],
+                         drift_share: float, drift_detected: bool, fairness_breach: bool, by: UUID) -> None:
+        self._step("record a batch run")
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows <= 0:
+            raise InvalidInput("a batch run scores at least one row")
+        for name, digest in report_hashes.items():
+            _check_hash(digest, f"report hash {name!r}")
+        if not 0.0 <= float(drift_share) <= 1.0:
+            raise InvalidInput("the share of drifted features is between 0 and 1")
+        self._batch_run(run_id, rows, _check_metrics(metrics, "batch metrics"), dict(report_hashes), float(drift_share),
+                        bool(drift_detected), bool(fairness_breach), by)
+
+    @event("BatchRunCompleted")
+    def _batch_run(self, run_id: str, rows: int, metrics: dict[str, float], report_hashes: dict[str, str],
+                   drift_share: float, drift_detected: bool, fairness_breach: bool, completed_for: UUID) -> None:
+        self.batch_runs.append({"run_id": run_id, "rows": rows, "metrics": metrics, "report_hashes": report_hashes,
+                                "drift_share": drift_share, "drift_detected": drift_detected,
+                                "fairness_breach": fairness_breach, "at": self.modified_on})
+        self.status = Status.VALIDATED
+
+    def check_reviewer(self, reviewer: UUID, reviewer_name: str) -> None:
+        """Nobody approves or rejects a version they trained or exported."""
+        if reviewer == self.trained_by:
+            raise SegregationOfDuties(f"{reviewer_name} trained version {self.number} and may not review it")
+        if reviewer == self.exported_by:
+            raise SegregationOfDuties(f"{reviewer_name} exported version {self.number} and may not review it")
+
+    def approve(self, *, by: UUID, by_name: str, findings: str, justification: str | None,
+                missing_mandatory: list[str]) -> None:
+        if self.status is Status.STAGED:
+            raise PreconditionFailed(f"version {self.number} has no completed batch inference run; run one before approval")
+        self._step("approve")
+        self.check_reviewer(by, by_name)
+        if missing_mandatory:
+            raise PreconditionFailed(f"mandatory compliance sections are incomplete: {', '.join(missing_mandatory)}")
+        run = self.last_batch_run
+        assert run is not None  # validated implies a batch run
+        breach = [name for name, hit in (("drift", run["drift_detected"]), ("a fairness breach", run["fairness_breach"])) if hit]
+        if breach and len((justification or "").strip()) < MIN_JUSTIFICATION:
+            raise PreconditionFailed(f"the last batch run shows {' and '.join(breach)}; approval needs a written "
+                                     f"justification of at least {MIN_JUSTIFICATION} characters")
+        self._approved(by, _findings(findings), (justification or "").strip() or None, run["run_id"])
+
+    @event("Approved")
+    def _approved(self, approved_by: UUID, findings: str, justification: str | None, batch_run_id: str) -> None:
+        self.status = Status.APPROVED
+        self.decision = {"by": approved_by, "findings": findings, "justification": justification, "at": self.modified_on}
+
+    def reject(self, *, by: UUID, by_name: str, findings: str) -> None:
+        if self.status is Status.STAGED:
+            raise PreconditionFailed(f"version {self.number} has no completed batch inference run to review")
+        self._step("reject")
+        self.check_reviewer(by, by_name)
+        self._rejected(by, _findings(findings))
+
+    @event("Rejected")
+    def _rejected(self, rejected_by: UUID, findings: str) -> None:
+        self.status = Status.REJECTED
+        self.decision = {"by": rejected_by, "findings": findings, "at": self.modified_on}
+
+    def deploy(self, *, target: str, by: UUID) -> None:
+        self._step("deploy")
+        self._deployed(target, by)
+
+    @event("Deployed")
+    def _deployed(self, target: str, deployed_by: UUID) -> None:
+        self.status = Status.DEPLOYED
+        self.deployment = {"target": target, "by": deployed_by, "at": self.modified_on}
+
+    def terminate(self, *, by: UUID, reason: str) -> None:
+        self._step("terminate")
+        self._terminated(by, reason)
+
+    @event("Terminated")
+    def _terminated(self, terminated_by: UUID, reason: str) -> None:
+        self.status = Status.TERMINATED
+
+    def retire(self, *, by: UUID, reason: str) -> None:
+        self._step("retire")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInput("retiring a version records why")
+        self._retired(by, reason.strip())
+
+    @event("Retired")
+    def _retired(self, retired_by: UUID, reason: str) -> None:
+        self.status = Status.RETIRED
+
+
+def _findings(findings: str) -> str:
+    if not isinstance(findings, str) or not findings.strip():
+        raise InvalidInput("a review records its validation findings")
+    return findings.strip()

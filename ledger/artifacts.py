@@ -1,0 +1,100 @@
+"""The artifact store: model files addressed by their SHA-256, loaded only when their bytes match the ledger.
+
+Models are stored in skops format and loaded with skops, which refuses unknown types instead of
+executing them as pickle would; the few scikit-learn types skops does not trust by default are
+allowed by name below, and anything else is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .errors import LedgerError
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+#: scikit-learn internals skops lists as untrusted by default; each is a plain data holder.
+TRUSTED_TYPES = frozenset({
+    "sklearn.tree._tree.Tree",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "numpy.dtype",
+})
+
+
+class ArtifactError(LedgerError):
+    code = "artifact_invalid"
+
+
+class LocalArtifactStore:
+    """Artifacts as files `<root>/<first two hex digits>/<sha256>`, written atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, digest: str) -> Path:
+        if not _SHA256.match(digest):
+            raise ArtifactError(f"{digest!r} is not a SHA-256 hex digest")
+        return self.root / digest[:2] / digest
+
+    def put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        path = self._path(digest)
+        if path.exists():
+            return digest
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        """The artifact's bytes, only if they still hash to `digest` (the hash the ledger holds)."""
+        path = self._path(digest)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ArtifactError(f"artifact {digest} is not in the store") from None
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != digest:
+            raise ArtifactError(f"artifact {digest} was altered: its bytes now hash to {actual}; refusing to load it")
+        return data
+
+
+def dump_model(model: Any) -> bytes:
+    import skops.io as sio
+
+    return sio.dumps(model)
+
+
+def load_model(store: LocalArtifactStore, digest: str) -> Any:
+    """Load a model whose bytes match `digest`, refusing any type outside skops' defaults and TRUSTED_TYPES."""
+    import skops.io as sio
+
+    data = store.get(digest)
+    try:
+        untrusted = set(sio.get_untrusted_types(data=data))
+    except Exception as e:  # skops raises several types for a file that is not a skops archive
+        raise ArtifactError(f"artifact {digest} is not a skops model: {type(e).__name__}") from None
+    refused = untrusted - TRUSTED_TYPES
+    if refused:
+        raise ArtifactError(f"artifact {digest} holds types that are not trusted: {', '.join(sorted(refused))}")
+    return sio.loads(data, trusted=sorted(untrusted))
