@@ -131,6 +131,15 @@ class Governance(Application[UUID]):
 
         return self._guarded(actor, Action.MANAGE_USERS, f"user {username}", command)
 
+    def change_role(self, actor: Actor, username: str, role: str) -> None:
+        def command() -> None:
+            check_allowed(actor, Action.MANAGE_USERS)
+            user = self._get(user_id_for(check_username(username)), User, "user")
+            user.change_role(Role.parse(role), actor.username)
+            self._store(user)
+
+        self._guarded(actor, Action.MANAGE_USERS, f"user {username}", command)
+
     def issue_api_key(self, actor: Actor, username: str, label: str) -> tuple[str, str]:
         """(key id, key); the key is shown this once and stored only as its hash."""
         def command() -> tuple[str, str]:

@@ -1,0 +1,125 @@
+"""Every segregation-of-duties rule of DESIGN.md §2, enforced in the domain, each refusal recorded."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.access import Refusal
+from domain.errors import IllegalTransition, PreconditionFailed, SegregationOfDuties
+from domain.models import Status
+
+from .world import make_world
+
+
+def promoted(w, actor):
+    """The same person, later made a manager: one role at a time, but the history stays theirs."""
+    w.app.change_role(w.admin, actor.username, "manager")
+    return w.app.authenticate(w.keys[actor.username])
+
+
+def last_refusal(w) -> Refusal:
+    notification = w.app.recorder.select_notifications(start=w.events(), limit=1)[0]
+    return w.app.repository.get(notification.originator_id)
+
+
+def test_nobody_approves_a_version_they_trained():
+    w = make_world()
+    version = w.validated_version()
+    w.document()
+    trainer_as_manager = promoted(w, w.ds)
+    with pytest.raises(SegregationOfDuties, match="trained version 1"):
+        w.app.approve(trainer_as_manager, version, findings="my own work looks fine")
+    refusal = last_refusal(w)
+    assert (refusal.username, refusal.code) == ("data-scientist", "segregation_of_duties")
+
+
+def test_nobody_approves_a_version_they_exported():
+    w = make_world()
+    version = w.new_version()
+    w.app.export_to_staging(w.other_data_scientist, version)
+    w.batch_run(version)
+    w.document()
+    exporter_as_manager = promoted(w, w.other_data_scientist)
+    with pytest.raises(SegregationOfDuties, match="exported version 1"):
+        w.app.approve(exporter_as_manager, version, findings="I staged it myself")
+
+
+def test_nobody_rejects_a_version_they_trained_either():
+    w = make_world()
+    version = w.validated_version()
+    with pytest.raises(SegregationOfDuties):
+        w.app.reject(promoted(w, w.ds), version, findings="second thoughts")
+
+
+def test_a_version_is_approved_only_after_a_completed_batch_run():
+    w = make_world()
+    version = w.staged_version()
+    w.document()
+    with pytest.raises(PreconditionFailed, match="no completed batch inference run"):
+        w.app.approve(w.manager, version, findings="looks fine")
+    assert w.app.get_version(w.manager, version).status is Status.STAGED
+    assert last_refusal(w).code == "precondition_failed"
+
+
+def test_a_version_is_approved_only_when_every_mandatory_section_is_complete():
+    w = make_world()
+    w.app.configure_compliance(w.compliance, w.model_id, risk_tier="high")
+    version = w.validated_version()
+    w.app.edit_section(w.compliance, w.model_id, "model_info", "a credit model")
+    with pytest.raises(PreconditionFailed, match="domain_context, fairness_bias, provenance, consent, risk_classification"):
+        w.app.approve(w.manager, version, findings="looks fine")
+    w.document()
+    w.app.approve(w.manager, version, findings="looks fine")
+    assert w.app.get_version(w.manager, version).status is Status.APPROVED
+
+
+def test_a_section_written_before_the_latest_retraining_is_stale_and_blocks_approval():
+    w = make_world()
+    w.document()
+    version = w.validated_version()  # retrained after the documentation was written
+    with pytest.raises(PreconditionFailed, match="incomplete: model_info"):
+        w.app.approve(w.manager, version, findings="looks fine")
+
+
+@pytest.mark.parametrize("breach", [{"drift": True}, {"fairness_breach": True}])
+def test_drift_or_a_fairness_breach_is_approved_only_with_a_written_justification(breach):
+    w = make_world()
+    version = w.validated_version(**breach)
+    w.document()
+    with pytest.raises(PreconditionFailed, match="justification"):
+        w.app.approve(w.manager, version, findings="metrics acceptable")
+    with pytest.raises(PreconditionFailed, match="justification"):
+        w.app.approve(w.manager, version, findings="metrics acceptable", justification="fine")
+    reason = "Accepted: the shift mirrors the seasonal pattern seen every December."
+    w.app.approve(w.manager, version, findings="metrics acceptable", justification=reason)
+    approved = [e for e in w.app.repository.event_store.get(version) if type(e).__name__ == "Approved"]
+    assert approved[0].justification == reason
+
+
+def test_only_approved_versions_are_deployed():
+    w = make_world()
+    version = w.validated_version()
+    with pytest.raises(IllegalTransition, match="is validated; it cannot deploy"):
+        w.app.deploy(w.manager, version)
+    assert last_refusal(w).code == "illegal_transition"
+
+
+def test_a_terminated_deployment_stays_terminated():
+    w = make_world()
+    version = w.approved_version()
+    w.app.deploy(w.manager, version)
+    w.app.terminate(w.manager, version, reason="replaced")
+    for attempt in (lambda: w.app.deploy(w.manager, version), lambda: w.app.terminate(w.manager, version, reason="again")):
+        with pytest.raises(IllegalTransition):
+            attempt()
+    assert w.app.get_version(w.manager, version).status is Status.TERMINATED
+
+
+def test_every_refusal_is_recorded_with_who_tried_what_and_why():
+    w = make_world()
+    version = w.staged_version()
+    with pytest.raises(PreconditionFailed):
+        w.app.approve(w.manager, version, findings="early")
+    refusal = last_refusal(w)
+    assert refusal.username == "manager" and refusal.action == "approve or reject a model version"
+    assert refusal.subject == f"model version {version}" and "batch inference" in refusal.reason

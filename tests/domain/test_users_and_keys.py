@@ -1,0 +1,97 @@
+"""Users, roles and API keys: keys are shown once, stored hashed, attributable, and revocable."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from domain.application import Governance
+from domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+
+from .world import MemoryArtifacts, make_world
+
+
+def test_the_first_superadmin_is_created_once():
+    app = Governance(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, artifacts=MemoryArtifacts())
+    _, key = app.create_admin("root")
+    assert app.authenticate(key).role == "superadmin"
+    with pytest.raises(Conflict, match="already exists"):
+        app.create_admin("another")
+
+
+def test_a_superadmin_creates_users_of_every_role_and_their_keys_authenticate_as_them():
+    w = make_world()
+    for role, actor in w.actors.items():
+        assert actor.role is role
+    key_id, key = w.app.issue_api_key(w.admin, "auditor", "ci")
+    assert w.app.authenticate(key).username == "auditor"
+    assert key_id in key and key.startswith("glk_")
+    listed = {k["key_id"]: k for k in w.app.list_api_keys(w.admin, "auditor")}
+    assert listed[key_id]["label"] == "ci" and listed[key_id]["revoked"] is False
+    assert all("hash" not in str(k) and key not in str(k) for k in listed.values())
+
+
+def test_a_revoked_key_no_longer_authenticates():
+    w = make_world()
+    key_id, key = w.app.issue_api_key(w.admin, "manager", "laptop")
+    w.app.revoke_api_key(w.admin, key_id)
+    with pytest.raises(Unauthenticated, match="revoked"):
+        w.app.authenticate(key)
+    with pytest.raises(Conflict, match="already revoked"):
+        w.app.revoke_api_key(w.admin, key_id)
+    assert {k["key_id"]: k["revoked"] for k in w.app.list_api_keys(w.admin, "manager")}[key_id] is True
+
+
+@pytest.mark.parametrize("bad", ["", "glk_nothex_x", "Bearer glk_0123456789abcdef_" + "A" * 43,
+                                 "glk_0123456789abcdef_" + "A" * 43])
+def test_malformed_and_unknown_keys_are_refused(bad):
+    w = make_world()
+    with pytest.raises(Unauthenticated):
+        w.app.authenticate(bad)
+
+
+def test_a_key_with_the_right_id_but_wrong_secret_is_refused():
+    w = make_world()
+    key = w.keys["manager"]
+    with pytest.raises(Unauthenticated, match="not valid"):
+        w.app.authenticate(key[:-1] + ("A" if key[-1] != "A" else "B"))
+
+
+@pytest.mark.parametrize(("username", "role", "error"), [
+    ("ok-name", "wizard", InvalidInput), ("Bad Name", "auditor", InvalidInput), ("ab", "auditor", InvalidInput),
+    ("manager", "auditor", Conflict)])
+def test_bad_users_are_refused_and_nothing_is_appended(username, role, error):
+    w = make_world()
+    before = w.events()
+    with pytest.raises(error):
+        w.app.create_user(w.admin, username, role)
+    assert w.events() == before
+
+
+def test_issuing_a_key_for_an_unknown_user_is_not_found():
+    w = make_world()
+    with pytest.raises(NotFound):
+        w.app.issue_api_key(w.admin, "nobody", "x")
+
+
+def test_no_api_key_appears_in_any_stored_event_or_log_line(sqlite_url, caplog):
+    from ledger.database import Database
+
+    db = Database.from_url(sqlite_url)
+    app = Governance(env=db.eventsourcing_env(), artifacts=MemoryArtifacts())
+    caplog.set_level(logging.DEBUG)
+    _, admin_key = app.create_admin("root")
+    admin = app.authenticate(admin_key)
+    app.create_user(admin, "mia", "manager")
+    key_id, key = app.issue_api_key(admin, "mia", "laptop")
+    app.revoke_api_key(admin, key_id)
+    with pytest.raises(Unauthenticated):
+        app.authenticate(key)
+    with db.connect() as conn:
+        stored = b"".join(bytes(s) + t.encode() for s, t in conn.execute("SELECT state, topic FROM ledger_events"))
+    secrets = [admin_key, key, admin_key.rsplit("_", 1)[1], key.rsplit("_", 1)[1]]
+    assert key_id.encode() in stored  # the public id is recorded, so every use is attributable
+    for secret in secrets:
+        assert secret.encode() not in stored
+        assert secret not in caplog.text

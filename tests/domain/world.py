@@ -1,0 +1,106 @@
+"""A small world for domain tests, on eventsourcing's in-memory store: one user per role and a model to govern."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from domain.application import Governance
+from domain.roles import Actor, Role
+
+ROLES = list(Role)
+
+
+class MemoryArtifacts:
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        self.blobs[digest] = data
+        return digest
+
+
+@dataclass
+class World:
+    app: Governance
+    actors: dict[Role, Actor]
+    keys: dict[str, str] = field(default_factory=dict)
+    other_data_scientist: Actor | None = None
+    dataset_id: UUID | None = None
+    model_id: UUID | None = None
+
+    def actor(self, role: Role) -> Actor:
+        return self.actors[role]
+
+    @property
+    def ds(self) -> Actor:
+        return self.actors[Role.DATA_SCIENTIST]
+
+    @property
+    def manager(self) -> Actor:
+        return self.actors[Role.MANAGER]
+
+    @property
+    def compliance(self) -> Actor:
+        return self.actors[Role.COMPLIANCE_MANAGER]
+
+    @property
+    def admin(self) -> Actor:
+        return self.actors[Role.SUPERADMIN]
+
+    def events(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def new_version(self, *, artifact: bytes = b"a fitted pipeline") -> UUID:
+        return self.app.import_version(
+            self.ds, self.model_id, artifact=artifact, declared_hash=hashlib.sha256(artifact).hexdigest(),
+            estimator="HistGradientBoostingClassifier", metrics={"roc_auc": 0.81}, input_schema={"age": "integer", "income": "float"},
+            target="defaulted", dataset_ids=[self.dataset_id])
+
+    def staged_version(self) -> UUID:
+        version_id = self.new_version()
+        self.app.export_to_staging(self.ds, version_id)
+        return version_id
+
+    def batch_run(self, version_id: UUID, *, drift: bool = False, fairness_breach: bool = False) -> None:
+        self.app.record_batch_run(self.manager, version_id, run_id="run-1", rows=500, metrics={"roc_auc": 0.8},
+                                  report_hashes={n: "ab" * 32 for n in ("predictions", "drift", "explanations", "fairness")},
+                                  drift_share=0.6 if drift else 0.1, drift_detected=drift, fairness_breach=fairness_breach)
+
+    def document(self) -> None:
+        for section in ("model_info", "domain_context", "fairness_bias", "provenance", "consent", "risk_classification"):
+            self.app.edit_section(self.compliance, self.model_id, section, f"{section} documented")
+
+    def validated_version(self, **batch: bool) -> UUID:
+        version_id = self.staged_version()
+        self.batch_run(version_id, **batch)
+        return version_id
+
+    def approved_version(self) -> UUID:
+        version_id = self.validated_version()
+        self.document()  # after the version exists: documentation older than the latest training is stale
+        self.app.approve(self.manager, version_id, findings="meets policy")
+        return version_id
+
+
+def make_world() -> World:
+    app = Governance(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, artifacts=MemoryArtifacts())
+    _, admin_key = app.create_admin("root")
+    admin = app.authenticate(admin_key)
+    actors = {Role.SUPERADMIN: admin}
+    keys = {"root": admin_key}
+    for role in ROLES[1:]:
+        name = role.value.replace("_", "-")
+        app.create_user(admin, name, role.value)
+        _, keys[name] = app.issue_api_key(admin, name, "test")
+        actors[role] = app.authenticate(keys[name])
+    app.create_user(admin, "other-ds", "data_scientist")
+    _, keys["other-ds"] = app.issue_api_key(admin, "other-ds", "test")
+    world = World(app, actors, keys, other_data_scientist=app.authenticate(keys["other-ds"]))
+    world.dataset_id = app.register_dataset(world.ds, name="applications 2026", source="s3://bank/apps.csv",
+                                            schema={"age": "integer", "income": "float", "defaulted": "boolean"},
+                                            row_count=1000, content_hash="cd" * 32)
+    world.model_id = app.register_model(world.ds, name="credit-default")
+    return world
