@@ -86,8 +86,10 @@ def test_no_api_key_appears_in_any_stored_event_or_log_line(sqlite_url, caplog):
     app.create_user(admin, "mia", "manager")
     key_id, key = app.issue_api_key(admin, "mia", "laptop")
     app.revoke_api_key(admin, key_id)
-    with pytest.raises(Unauthenticated):
+    with pytest.raises(Unauthenticated) as revoked:
         app.authenticate(key)
+    with pytest.raises(Unauthenticated) as wrong:
+        app.authenticate(key[:-2] + "zz")
     with db.connect() as conn:
         stored = b"".join(bytes(s) + t.encode() for s, t in conn.execute("SELECT state, topic FROM ledger_events"))
     secrets = [admin_key, key, admin_key.rsplit("_", 1)[1], key.rsplit("_", 1)[1]]
@@ -95,3 +97,4 @@ def test_no_api_key_appears_in_any_stored_event_or_log_line(sqlite_url, caplog):
     for secret in secrets:
         assert secret.encode() not in stored
         assert secret not in caplog.text
+        assert secret not in str(revoked.value) + str(wrong.value)
