@@ -124,6 +124,41 @@ def create_admin(username: Annotated[str, typer.Argument(help="the first superad
 
 
 @app.command()
+def export(
+    destination: Annotated[Path, typer.Option("--out", help="a new directory, or a .tar.gz / .zip file")],
+    from_position: Annotated[int | None, typer.Option(help="first ledger position of a range")] = None,
+    to_position: Annotated[int | None, typer.Option(help="last ledger position of a range (inclusive)")] = None,
+    model: Annotated[str | None, typer.Option(help="every event of this model and its versions")] = None,
+    since_checkpoint: Annotated[Path | None, typer.Option(help="a checkpoint you hold: add a consistency proof from it")] = None,
+) -> None:
+    """Write a verifiable bundle for a regulator: events, an inclusion proof for each, the signed checkpoint and the key."""
+    from ledger.export import by_aggregates, by_positions, export_bundle
+
+    ledger = Ledger()
+    require_current(ledger.db)
+    verifier = ledger.verifier()
+    held = since_checkpoint.read_text() if since_checkpoint is not None else None
+    with ledger.db.connect() as conn:
+        if model is not None:
+            try:
+                model_id = UUID(model)
+            except ValueError:
+                raise InvalidArgument(f"{model!r} is not a model id") from None
+            registered = ledger.application().repository
+            try:
+                version_ids = registered.get(model_id).version_ids
+            except Exception:
+                raise InvalidArgument(f"no model {model_id}") from None
+            selection = by_aggregates(ledger.db, conn, "model", {"model": str(model_id)}, [model_id, *version_ids])
+        elif from_position is not None or to_position is not None:
+            selection = by_positions(ledger.db, conn, from_position or 0, to_position if to_position is not None else 2**62)
+        else:
+            raise InvalidArgument("choose what to export: --from-position/--to-position or --model")
+        manifest = export_bundle(ledger.db, conn, verifier, selection, destination, held)
+    out.print(f"wrote {destination}: {manifest['events']} events with inclusion proofs against checkpoint {manifest['tree_size']}")
+
+
+@app.command()
 def checkpoint() -> None:
     """Print the latest signed checkpoint (a C2SP signed note)."""
     ledger = Ledger()

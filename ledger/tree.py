@@ -8,6 +8,7 @@ nodes, so a proof or a root costs one indexed query whatever the size of the led
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ledger_tools.merkle import (
@@ -23,6 +24,7 @@ from .database import Database
 from .errors import IntegrityFailure
 
 Node = tuple[int, int]
+SQLITE_TERMS = 400
 
 
 def sealed_size(conn: Any) -> int:
@@ -36,15 +38,19 @@ def fetch_nodes(db: Database, conn: Any, coords: set[Node]) -> dict[Node, bytes]
     if not coords:
         return {}
     ordered = sorted(coords)
+    found: dict[Node, bytes] = {}
     if db.is_sqlite:
-        cond = " OR ".join(["(level = ? AND idx = ?)"] * len(ordered))
-        rows = conn.execute(f"SELECT level, idx, hash FROM ledger_tree_nodes WHERE {cond}", [v for c in ordered for v in c])
+        for start in range(0, len(ordered), SQLITE_TERMS):  # SQLite caps an expression's depth at 1,000
+            part = ordered[start : start + SQLITE_TERMS]
+            cond = " OR ".join(["(level = ? AND idx = ?)"] * len(part))
+            rows = conn.execute(f"SELECT level, idx, hash FROM ledger_tree_nodes WHERE {cond}", [v for c in part for v in c])
+            found.update({(int(lv), int(i)): bytes(h) for lv, i, h in rows.fetchall()})
     else:
         rows = conn.execute(
             "SELECT t.level, t.idx, t.hash FROM unnest(%s::smallint[], %s::bigint[]) AS k(level, idx)"
             " JOIN ledger_tree_nodes t ON t.level = k.level AND t.idx = k.idx",
             ([c[0] for c in ordered], [c[1] for c in ordered]), prepare=True)
-    found = {(int(lv), int(i)): bytes(h) for lv, i, h in rows.fetchall()}
+        found = {(int(lv), int(i)): bytes(h) for lv, i, h in rows.fetchall()}
     missing = coords - found.keys()
     if missing:
         lv, i = min(missing)
@@ -88,3 +94,14 @@ def stored_compact_range(db: Database, conn: Any, size: int) -> CompactRange:
             start += 1 << level
     nodes = fetch_nodes(db, conn, set(coords))
     return CompactRange(size, [nodes[c] for c in coords])
+
+
+def stored_inclusions(db: Database, conn: Any, positions: list[int], size: int, batch: int = 2_000) -> Iterator[tuple[int, bytes, list[bytes]]]:
+    """(position, sealed leaf hash, inclusion proof) for many positions, fetching nodes a batch of positions at a time."""
+    for start in range(0, len(positions), batch):
+        chunk = positions[start : start + batch]
+        plans = {p: [perfect_nodes_needed(a, b) for a, b in inclusion_proof_ranges(p, size)] for p in chunk}
+        coords = {c for plan in plans.values() for nodes in plan for c in nodes} | {(0, p) for p in chunk}
+        nodes = fetch_nodes(db, conn, coords)
+        for p in chunk:
+            yield p, nodes[(0, p)], [subtree_hash_from_perfect([nodes[c] for c in plan]) for plan in plans[p]]

@@ -54,7 +54,7 @@ def _load_checkpoints(conn: Any, verifier: Verifier) -> list[Checkpoint]:
     return checkpoints
 
 
-def _canonical_id(db: Database) -> Callable[[Any], str]:
+def canonical_id(db: Database) -> Callable[[Any], str]:
     if not db.is_sqlite:
         return str
 
@@ -66,7 +66,7 @@ def _canonical_id(db: Database) -> Callable[[Any], str]:
     return from_hex
 
 
-def _event_query(db: Database, where: str = "") -> str:
+def event_query(db: Database, where: str = "") -> str:
     oid = "originator_id" if db.is_sqlite else "originator_id::text"
     return (f"SELECT {db.nid_column}, {oid}, originator_version, topic, state, leaf_hash, chain_hash"
             f" FROM ledger_events {where} ORDER BY {db.nid_column}")
@@ -84,7 +84,7 @@ class _Chunk:
 def _check_chunk(chunk: _Chunk) -> tuple[bytes, dict[str, Any] | None]:
     """Recompute and compare every leaf and chain link in the chunk; return its leaves, and the first failure."""
     db, p, nid_col = chunk.db, chunk.db.param(), chunk.db.nid_column
-    canonical = _canonical_id(db)
+    canonical = canonical_id(db)
     leaves = bytearray()
     with db.connect() as conn:
         previous = GENESIS
@@ -93,7 +93,7 @@ def _check_chunk(chunk: _Chunk) -> tuple[bytes, dict[str, Any] | None]:
             if row is None:
                 return bytes(leaves), {"message": f"the event at position {chunk.lo - 1} was removed", "position": chunk.lo - 1}
             previous = bytes(row[0])
-        query = _event_query(db, f"WHERE {nid_col} > {p} AND {nid_col} <= {p}")
+        query = event_query(db, f"WHERE {nid_col} > {p} AND {nid_col} <= {p}")
         if db.is_sqlite:
             cur = conn.execute(query, (chunk.lo, chunk.hi))
         else:
@@ -190,8 +190,8 @@ def _locate_replaced(db: Database, conn: Any, lo: int, hi: int) -> None:
     """Name the first event in positions [lo, hi) whose leaf differs from the leaf the sealer stored for it."""
     p = db.param()
     sealed = dict(conn.execute(f"SELECT idx, hash FROM ledger_tree_nodes WHERE level = 0 AND idx >= {p} AND idx < {p}", (lo, hi)))
-    canonical = _canonical_id(db)
-    rows = conn.execute(_event_query(db, f"WHERE {db.nid_column} > {p} AND {db.nid_column} <= {p}"), (lo, hi)).fetchall()
+    canonical = canonical_id(db)
+    rows = conn.execute(event_query(db, f"WHERE {db.nid_column} > {p} AND {db.nid_column} <= {p}"), (lo, hi)).fetchall()
     ids = [canonical(row[1]) for row in rows]
     leaves = chain_events(GENESIS, ((oid, row[2], row[3], bytes(row[4])) for oid, row in zip(ids, rows)))
     for row, oid, (leaf, _) in zip(rows, ids, leaves):

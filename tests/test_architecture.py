@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.standalone import run_standalone
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,25 +19,10 @@ def test_the_import_contracts_hold():
     assert "0 broken" in result.stdout
 
 
-def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    assert spec is not None and spec.origin is not None
-    return Path(spec.origin).parent
-
-
 def test_ledger_tools_runs_with_only_cryptography_on_the_path(tmp_path):
     """A regulator's machine: the standard library, cryptography (with its own cffi), and ledger_tools."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "ledger_tools").symlink_to(ROOT / "ledger_tools")
-    for dep in ("cryptography", "cffi", "pycparser"):
-        (site / dep).symlink_to(_package_dir(dep))
-    backend = importlib.util.find_spec("_cffi_backend")
-    assert backend is not None and backend.origin is not None
-    (site / Path(backend.origin).name).symlink_to(backend.origin)
-    script = f"""
+    script = """
 import sys
-sys.path[:0] = [{str(site)!r}]
 import ledger_tools as lt
 s = lt.generate_signer("regulator.test/log")
 leaves = [lt.event_leaf_hash("id", v, "topic", b"state") for v in range(1, 6)]
@@ -45,12 +31,12 @@ note = lt.sign_checkpoint(lt.Checkpoint(s.name, 5, root), s)
 cp = lt.open_checkpoint(note, lt.Verifier.parse(str(s.verifier)))
 proof = lt.inclusion_proof(3, 5, lambda a, b: lt.root_from_leaf_hashes(leaves[a:b]))
 lt.verify_inclusion(3, 5, leaves[3], proof, cp.root)
-ours = {{"domain", "ledger", "workers", "govledger", "eventsourcing", "psycopg", "typer", "rich", "pydantic", "yoyo"}}
+ours = {"domain", "ledger", "workers", "govledger", "eventsourcing", "psycopg", "typer", "rich", "pydantic", "yoyo"}
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ours)
 assert not loaded, loaded
 print("standalone ok")
 """
-    result = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=60)
+    result = run_standalone(tmp_path, ["-c", script])
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "standalone ok"
 

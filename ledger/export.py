@@ -1,0 +1,135 @@
+"""Export a verifiable slice of the ledger as a bundle (docs/ledger-format.md §9) for offline verification.
+
+A bundle is written complete or not at all: it is assembled in a temporary directory beside the
+destination and moved into place (or archived) only once every file is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import shutil
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from ledger_tools.bundle import FORMAT
+from ledger_tools.checkpoint import open_checkpoint
+from ledger_tools.errors import LedgerToolsError
+from ledger_tools.note import Verifier
+
+from .database import Database
+from .errors import InvalidArgument
+from .tree import stored_consistency_proof, stored_inclusions
+from .verify import canonical_id, event_query
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which events go into the bundle: their positions, and how they were chosen (recorded in the manifest)."""
+
+    kind: str
+    params: dict[str, Any]
+    positions: list[int] = field(default_factory=list)
+
+
+def by_positions(db: Database, conn: Any, start: int, end: int) -> Selection:
+    if start < 0 or end < start:
+        raise InvalidArgument(f"position range [{start}, {end}] is empty or negative")
+    top = int(conn.execute(f"SELECT COALESCE(MAX({db.nid_column}), 0) FROM ledger_events").fetchone()[0])
+    if start >= top:
+        raise InvalidArgument(f"position {start} is beyond the end of the ledger ({top} events)")
+    return Selection("positions", {"from": start, "to": min(end, top - 1)}, list(range(start, min(end, top - 1) + 1)))
+
+
+def by_aggregates(db: Database, conn: Any, kind: str, params: dict[str, Any], ids: list[UUID]) -> Selection:
+    p = db.param()
+    values = [i.hex if db.is_sqlite else i for i in ids]
+    rows = conn.execute(f"SELECT {db.nid_column} - 1 FROM ledger_events WHERE originator_id IN ({','.join([p] * len(ids))})"
+                        f" ORDER BY {db.nid_column}", values).fetchall()
+    return Selection(kind, params, [r[0] for r in rows])
+
+
+def export_bundle(db: Database, conn: Any, verifier: Verifier, selection: Selection, out: Path,
+                  since_checkpoint: str | None = None) -> dict[str, Any]:
+    """Write the bundle to `out` (a new directory, or a .tar.gz / .zip file); return its manifest."""
+    if not selection.positions:
+        raise InvalidArgument(f"the selection {selection.kind} {selection.params} holds no events")
+    if out.exists():
+        raise InvalidArgument(f"{out} already exists; a bundle is never written over anything")
+    row = conn.execute("SELECT tree_size, note FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()
+    if row is None or row[0] <= selection.positions[-1]:
+        raise InvalidArgument(f"position {selection.positions[-1]} is not sealed yet; run the sealer and export again")
+    size, note = int(row[0]), row[1]
+    checkpoint = open_checkpoint(note, verifier)
+    files = {"checkpoint.note": note.encode(), "verifier.vkey": (str(verifier) + "\n").encode(),
+             "events.jsonl": _events(db, conn, selection.positions),
+             "proofs.jsonl": b"".join(json.dumps({"position": p, "path": [h.hex() for h in path]}).encode() + b"\n"
+                                      for p, _, path in stored_inclusions(db, conn, selection.positions, size))}
+    if since_checkpoint is not None:
+        files["consistency.json"] = _consistency(db, conn, verifier, since_checkpoint, checkpoint.size)
+    first = selection.positions[0]
+    previous_chain = None
+    if first > 0:
+        previous_chain = bytes(conn.execute(f"SELECT chain_hash FROM ledger_events WHERE {db.nid_column} = {db.param()}",
+                                            (first,)).fetchone()[0]).hex()
+    manifest = {"format": FORMAT, "origin": checkpoint.origin, "tree_size": size, "events": len(selection.positions),
+                "selection": {"kind": selection.kind, **selection.params}, "previous_chain_hash": previous_chain,
+                "created_at": datetime.now(UTC).isoformat(),
+                "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}}
+    files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    _write(files, out)
+    return manifest
+
+
+def _events(db: Database, conn: Any, positions: list[int]) -> bytes:
+    canonical = canonical_id(db)
+    out = io.BytesIO()
+    p = db.param()
+    for start in range(0, len(positions), 5_000):
+        chunk = positions[start : start + 5_000]
+        where = f"WHERE {db.nid_column} IN ({','.join([p] * len(chunk))})"
+        for nid, oid, version, topic, state, leaf, chained in conn.execute(event_query(db, where), [q + 1 for q in chunk]):
+            out.write(json.dumps({"position": nid - 1, "originator_id": canonical(oid), "originator_version": version,
+                                  "topic": topic, "state": base64.b64encode(bytes(state)).decode(),
+                                  "leaf_hash": bytes(leaf).hex(), "chain_hash": bytes(chained).hex()}).encode() + b"\n")
+    return out.getvalue()
+
+
+def _consistency(db: Database, conn: Any, verifier: Verifier, old_note: str, size: int) -> bytes:
+    try:
+        old = open_checkpoint(old_note, verifier)
+    except LedgerToolsError as e:
+        raise InvalidArgument(f"the checkpoint you hold does not verify with this ledger's key: {e}") from None
+    if not 0 < old.size <= size:
+        raise InvalidArgument(f"the checkpoint you hold (size {old.size}) is not older than the latest ({size})")
+    proof = stored_consistency_proof(db, conn, old.size, size)
+    return json.dumps({"old_checkpoint": old_note, "proof": [h.hex() for h in proof]}, indent=2).encode()
+
+
+def _write(files: dict[str, bytes], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".bundle-") as tmp:
+        staged = Path(tmp) / "bundle"
+        if out.name.endswith((".tar.gz", ".tgz")):
+            with tarfile.open(staged, "w:gz") as tar:
+                for name, data in sorted(files.items()):
+                    info = tarfile.TarInfo(f"bundle/{name}")
+                    info.size, info.mtime, info.mode = len(data), 0, 0o644
+                    tar.addfile(info, io.BytesIO(data))
+        elif out.name.endswith(".zip"):
+            with zipfile.ZipFile(staged, "w", zipfile.ZIP_DEFLATED) as archive:
+                for name, data in sorted(files.items()):
+                    archive.writestr(f"bundle/{name}", data)
+        else:
+            staged.mkdir()
+            for name, data in files.items():
+                (staged / name).write_bytes(data)
+        shutil.move(str(staged), str(out))
