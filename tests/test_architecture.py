@@ -57,3 +57,20 @@ def test_ledger_tools_is_strictly_typed():
     result = subprocess.run([str(mypy), "--strict", "--no-incremental", "ledger_tools"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ledger_tools_builds_as_a_package_of_its_own_that_needs_only_cryptography(tmp_path):
+    import shutil
+    import zipfile
+
+    source = tmp_path / "src"
+    shutil.copytree(ROOT / "ledger_tools", source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                             str(tmp_path / "dist"), str(source)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = archive.read(next(n for n in names if n.endswith("METADATA"))).decode()
+    assert {n.split("/")[0] for n in names} == {"ledger_tools", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info"}
+    assert [line for line in metadata.splitlines() if line.startswith("Requires-Dist")] == ["Requires-Dist: cryptography>=42"]
