@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 import sys
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -102,6 +102,11 @@ def workers() -> None:
     seal(once=False)
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time given without a zone is UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
 def _run_until_signal(target: Any) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -129,10 +134,12 @@ def export(
     from_position: Annotated[int | None, typer.Option(help="first ledger position of a range")] = None,
     to_position: Annotated[int | None, typer.Option(help="last ledger position of a range (inclusive)")] = None,
     model: Annotated[str | None, typer.Option(help="every event of this model and its versions")] = None,
+    from_time: Annotated[datetime | None, typer.Option("--from", help="events at or after this time (UTC if no zone)")] = None,
+    to_time: Annotated[datetime | None, typer.Option("--to", help="events before this time (UTC if no zone)")] = None,
     since_checkpoint: Annotated[Path | None, typer.Option(help="a checkpoint you hold: add a consistency proof from it")] = None,
 ) -> None:
     """Write a verifiable bundle for a regulator: events, an inclusion proof for each, the signed checkpoint and the key."""
-    from ledger.export import by_aggregates, by_positions, export_bundle
+    from ledger.export import by_aggregates, by_positions, by_time, export_bundle
 
     ledger = Ledger()
     require_current(ledger.db)
@@ -150,10 +157,13 @@ def export(
             except Exception:
                 raise InvalidArgument(f"no model {model_id}") from None
             selection = by_aggregates(ledger.db, conn, "model", {"model": str(model_id)}, [model_id, *version_ids])
+        elif from_time is not None or to_time is not None:
+            earliest, latest = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+            selection = by_time(ledger.db, conn, ledger.application().mapper, _utc(from_time) or earliest, _utc(to_time) or latest)
         elif from_position is not None or to_position is not None:
             selection = by_positions(ledger.db, conn, from_position or 0, to_position if to_position is not None else 2**62)
         else:
-            raise InvalidArgument("choose what to export: --from-position/--to-position or --model")
+            raise InvalidArgument("choose what to export: --from-position/--to-position, --from/--to or --model")
         manifest = export_bundle(ledger.db, conn, verifier, selection, destination, held)
     out.print(f"wrote {destination}: {manifest['events']} events with inclusion proofs against checkpoint {manifest['tree_size']}")
 
@@ -180,11 +190,7 @@ def replay(
         uid = UUID(aggregate_id)
     except ValueError:
         raise InvalidArgument(f"{aggregate_id!r} is not a UUID") from None
-    if at is not None and at.tzinfo is None:
-        from datetime import UTC
-
-        at = at.replace(tzinfo=UTC)
-    aggregate = aggregate_as_of(Ledger().application(), uid, version=version, at=at)
+    aggregate = aggregate_as_of(Ledger().application(), uid, version=version, at=_utc(at))
     state = {k.lstrip("_"): v for k, v in vars(aggregate).items() if k not in ("_pending_events",)}
     out.print_json(json.dumps({"type": type(aggregate).__name__, **state}, default=str))
 

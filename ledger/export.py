@@ -49,6 +49,21 @@ def by_positions(db: Database, conn: Any, start: int, end: int) -> Selection:
     return Selection("positions", {"from": start, "to": min(end, top - 1)}, list(range(start, min(end, top - 1) + 1)))
 
 
+def by_time(db: Database, conn: Any, mapper: Any, start: datetime, end: datetime) -> Selection:
+    """Events whose own timestamp is in [start, end), read through the application's mapper."""
+    from eventsourcing.persistence import StoredEvent
+
+    if end <= start:
+        raise InvalidArgument(f"the time range {start.isoformat()} to {end.isoformat()} is empty")
+    canonical = canonical_id(db)
+    positions = []
+    for nid, oid, version, topic, state, _, _ in conn.execute(event_query(db)):
+        stamp = mapper.to_domain_event(StoredEvent(UUID(canonical(oid)), version, topic, bytes(state))).timestamp
+        if start <= stamp < end:
+            positions.append(nid - 1)
+    return Selection("time", {"from": start.isoformat(), "to": end.isoformat()}, positions)
+
+
 def by_aggregates(db: Database, conn: Any, kind: str, params: dict[str, Any], ids: list[UUID]) -> Selection:
     p = db.param()
     values = [i.hex if db.is_sqlite else i for i in ids]

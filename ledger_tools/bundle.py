@@ -52,6 +52,8 @@ class BundleReport:
 def read_bundle(path: str | Path) -> dict[str, bytes]:
     """The files of a bundle as bytes: from a directory, a .tar.gz or a .zip (never extracted to disk)."""
     path = Path(path)
+    if not path.exists():
+        raise BundleError(f"bundle {path} does not exist")
     try:
         if path.is_dir():
             return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file()}
@@ -69,8 +71,6 @@ def read_bundle(path: str | Path) -> dict[str, bytes]:
                 return {Path(n).name: archive.read(n) for n in archive.namelist() if not n.endswith("/")}
     except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as e:
         raise BundleError(f"cannot read bundle {path}: {type(e).__name__}: {e}") from None
-    if not path.exists():
-        raise BundleError(f"bundle {path} does not exist")
     raise BundleError(f"bundle {path} is neither a directory, a .tar.gz nor a .zip")
 
 

@@ -128,3 +128,21 @@ def test_the_cli_works_on_postgresql_by_settings(tmp_path, pg_url):
     demo = run("demo", "--days", "2", "--rows", "3", cwd=tmp_path, **env)
     assert demo.returncode == 0, demo.stderr
     assert "chain intact" in run("verify", cwd=tmp_path, **env).stdout
+
+
+def test_export_by_time_and_by_model_then_verify_with_the_console_script(tmp_path):
+    assert run("demo", "--days", "1", "--rows", "5", cwd=tmp_path).returncode == 0
+    vkey = str(tmp_path / "govledger-data" / "keys" / "signing.vkey")
+    by_time = run("export", "--out", "slice.zip", "--from", "2000-01-01", "--to", "2100-01-01", cwd=tmp_path)
+    assert by_time.returncode == 0, by_time.stderr
+    verifier = Path(sys.executable).parent / "ledger-verify"
+    checked = subprocess.run([str(verifier), "slice.zip", "--trusted-key", vkey], cwd=tmp_path, capture_output=True, text=True)
+    assert checked.returncode == 0 and checked.stdout.startswith("OK: ")
+    for args, message in ((["--out", "slice.zip", "--from-position", "0"], "already exists"),
+                          (["--out", "m", "--model", "not-a-uuid"], "not a model id"),
+                          (["--out", "m", "--model", "00000000-0000-0000-0000-000000000000"], "no model"),
+                          (["--out", "m"], "choose what to export")):
+        refused = run("export", *args, cwd=tmp_path)
+        assert refused.returncode == 2 and message in refused.stderr
+    missing = subprocess.run([str(verifier), "nowhere.tar.gz"], cwd=tmp_path, capture_output=True, text=True)
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
