@@ -130,7 +130,7 @@ def create_admin(username: Annotated[str, typer.Argument(help="the first superad
 
 @app.command()
 def export(
-    destination: Annotated[Path, typer.Option("--out", help="a new directory, or a .tar.gz / .zip file")],
+    destination: Annotated[str, typer.Option("--out", help="a new directory, a .tar.gz / .zip file, or s3://BUCKET/KEY.tar.gz")],
     from_position: Annotated[int | None, typer.Option(help="first ledger position of a range")] = None,
     to_position: Annotated[int | None, typer.Option(help="last ledger position of a range (inclusive)")] = None,
     model: Annotated[str | None, typer.Option(help="every event of this model and its versions")] = None,
@@ -141,6 +141,9 @@ def export(
     """Write a verifiable bundle for a regulator: events, an inclusion proof for each, the signed checkpoint and the key."""
     from ledger.export import by_aggregates, by_positions, by_time, export_bundle
 
+    from ledger.s3 import S3Location, client
+
+    target: Path | S3Location = S3Location.parse(destination) if destination.startswith("s3://") else Path(destination)
     ledger = Ledger()
     require_current(ledger.db)
     verifier = ledger.verifier()
@@ -164,7 +167,8 @@ def export(
             selection = by_positions(ledger.db, conn, from_position or 0, to_position if to_position is not None else 2**62)
         else:
             raise InvalidArgument("choose what to export: --from-position/--to-position, --from/--to or --model")
-        manifest = export_bundle(ledger.db, conn, verifier, selection, destination, held)
+        s3 = client(ledger.settings.s3_endpoint_url, ledger.settings.s3_region) if isinstance(target, S3Location) else None
+        manifest = export_bundle(ledger.db, conn, verifier, selection, target, held, s3=s3)
     out.print(f"wrote {destination}: {manifest['events']} events with inclusion proofs against checkpoint {manifest['tree_size']}")
 
 

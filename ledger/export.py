@@ -27,6 +27,7 @@ from ledger_tools.note import Verifier
 
 from .database import Database
 from .errors import InvalidArgument
+from .s3 import S3Location, upload_new
 from .tree import stored_consistency_proof, stored_inclusions
 from .verify import canonical_id, event_query
 
@@ -72,12 +73,12 @@ def by_aggregates(db: Database, conn: Any, kind: str, params: dict[str, Any], id
     return Selection(kind, params, [r[0] for r in rows])
 
 
-def export_bundle(db: Database, conn: Any, verifier: Verifier, selection: Selection, out: Path,
-                  since_checkpoint: str | None = None) -> dict[str, Any]:
-    """Write the bundle to `out` (a new directory, or a .tar.gz / .zip file); return its manifest."""
+def export_bundle(db: Database, conn: Any, verifier: Verifier, selection: Selection, out: Path | S3Location,
+                  since_checkpoint: str | None = None, s3: Any = None) -> dict[str, Any]:
+    """Write the bundle to `out` (a new directory, a .tar.gz / .zip file, or an S3 object through `s3`); return its manifest."""
     if not selection.positions:
         raise InvalidArgument(f"the selection {selection.kind} {selection.params} holds no events")
-    if out.exists():
+    if isinstance(out, Path) and out.exists():
         raise InvalidArgument(f"{out} already exists; a bundle is never written over anything")
     row = conn.execute("SELECT tree_size, note FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()
     if row is None or row[0] <= selection.positions[-1]:
@@ -100,7 +101,13 @@ def export_bundle(db: Database, conn: Any, verifier: Verifier, selection: Select
                 "created_at": datetime.now(UTC).isoformat(),
                 "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}}
     files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True).encode()
-    _write(files, out)
+    if isinstance(out, S3Location):
+        with tempfile.TemporaryDirectory(prefix="govledger-bundle-") as tmp:
+            archive = Path(tmp) / out.name
+            _write(files, archive)
+            upload_new(s3, out, archive)
+    else:
+        _write(files, out)
     return manifest
 
 

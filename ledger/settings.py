@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     log_origin: str = Field(default="govledger.local/ledger", description="checkpoint origin line and key name")
     seal_interval: float = Field(default=0.2, gt=0, le=60, description="seconds between sealer polls")
     seal_batch: int = Field(default=50_000, gt=0, description="most events sealed in one transaction")
+    s3_endpoint_url: str | None = Field(default=None, description="an S3-compatible endpoint; AWS when unset")
+    s3_region: str | None = Field(default=None, description="the S3 region (credentials come from the AWS chain)")
 
     @property
     def resolved_database_url(self) -> str:
