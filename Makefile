@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/govledger demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto
 
 bench: $(STAMP)
 	$(BIN)/python bench/append.py

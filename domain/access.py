@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -19,3 +19,20 @@ class Refusal(Aggregate):
         self.subject = subject
         self.code = code
         self.reason = reason
+
+
+class Erasure(Aggregate):
+    """A data subject's personal data was made unreadable by destroying its key (one per subject)."""
+
+    @event("SubjectErased")
+    def __init__(self, subject: str, erased_by: str, reason: str) -> None:
+        self.subject = subject
+        self.erased_by = erased_by
+        self.reason = reason
+
+    @staticmethod
+    def create_id(subject: str) -> UUID:
+        return uuid5(ERASURE_NAMESPACE, subject)
+
+
+ERASURE_NAMESPACE = UUID("9b1f8f5e-2c1d-4e0a-8a57-3f9e2d6c4b10")

@@ -13,7 +13,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
-from .access import Refusal
+from .access import Erasure, Refusal
 from .compliance import ComplianceConfig, ComplianceScore, score
 from .datasets import Dataset
 from .errors import ArtifactMismatch, Conflict, InvalidInput, NotFound, Refused, Unauthenticated
@@ -29,6 +29,16 @@ class ArtifactStore(Protocol):
     """Where model artifacts live, content-addressed by SHA-256 (a directory, or S3)."""
 
     def put(self, data: bytes) -> str: ...
+
+
+class Vault(Protocol):
+    """Per-subject encryption of personal data, keys outside the event store (crypto-shredding)."""
+
+    def encrypt(self, subject: str, plaintext: str) -> str: ...
+
+    def decrypt(self, token: str) -> str: ...
+
+    def erase(self, subject: str) -> bool: ...
 
 
 class Installation(Aggregate):
@@ -48,9 +58,10 @@ class Governance(Application[UUID]):
 
     name = "Ledger"
 
-    def __init__(self, *args: Any, artifacts: ArtifactStore | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, artifacts: ArtifactStore | None = None, vault: Vault | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.artifacts = artifacts
+        self.vault = vault
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -119,17 +130,51 @@ class Governance(Application[UUID]):
             raise Unauthenticated("the user of this API key is deactivated")
         return Actor(user.id, user.username, user.role)
 
-    def create_user(self, actor: Actor, username: str, role: str) -> UUID:
+    def create_user(self, actor: Actor, username: str, role: str, *, email: str | None = None) -> UUID:
+        """A user; their e-mail, personal data, is stored only encrypted under the user's own subject key."""
         def command() -> UUID:
             check_allowed(actor, Action.MANAGE_USERS)
             check_username(username)
+            parsed = Role.parse(role)
             if self._exists(user_id_for(username)):
                 raise Conflict(f"user {username} already exists")
-            user = User(username, Role.parse(role), created_by=actor.username)
+            identity = None
+            if email is not None:
+                if not isinstance(email, str) or "@" not in email or len(email) > 320:
+                    raise InvalidInput("an e-mail address has an '@' and at most 320 characters")
+                if self.vault is None:
+                    raise InvalidInput("this service has no subject-key vault configured for personal data")
+                identity = self.vault.encrypt(str(user_id_for(username)), email)
+            user = User(username, parsed, created_by=actor.username, identity=identity)
             self._store(user)
             return user.id
 
         return self._guarded(actor, Action.MANAGE_USERS, f"user {username}", command)
+
+    def user_email(self, actor: Actor, username: str) -> str | None:
+        """The user's e-mail, decrypted; "[erased]" once their subject key is destroyed."""
+        def command() -> str | None:
+            check_allowed(actor, Action.MANAGE_USERS)
+            user = self._get(user_id_for(check_username(username)), User, "user")
+            if user.identity is None or self.vault is None:
+                return None
+            return self.vault.decrypt(user.identity)
+
+        return self._guarded(actor, Action.MANAGE_USERS, f"user {username}", command)
+
+    def erase_subject(self, actor: Actor, subject: str, *, reason: str) -> bool:
+        """Record SubjectErased, then destroy the subject's key (again, if an earlier attempt stopped halfway)."""
+        def command() -> bool:
+            check_allowed(actor, Action.MANAGE_USERS)
+            if self.vault is None:
+                raise InvalidInput("this service has no subject-key vault configured")
+            if not isinstance(reason, str) or not reason.strip():
+                raise InvalidInput("an erasure records its reason (for example the request's reference)")
+            if not self._exists(Erasure.create_id(subject)):
+                self._store(Erasure(subject, actor.username, reason.strip()))
+            return self.vault.erase(subject)
+
+        return self._guarded(actor, Action.MANAGE_USERS, f"data subject {subject}", command)
 
     def change_role(self, actor: Actor, username: str, role: str) -> None:
         def command() -> None:

@@ -54,15 +54,16 @@ def hash_api_key(token: str) -> str:
 
 class User(Aggregate):
     @event("Created")
-    def __init__(self, username: str, role: Role, created_by: str) -> None:
+    def __init__(self, username: str, role: Role, created_by: str, identity: str | None = None) -> None:
         self.username = username
         self.role = Role(role)
         self.created_by = created_by
+        self.identity = identity  # personal data, only ever as a subject-encrypted token
         self.active = True
         self.keys: dict[str, dict[str, object]] = {}
 
     @staticmethod
-    def create_id(username: str, role: Role, created_by: str) -> UUID:
+    def create_id(username: str) -> UUID:
         return user_id_for(username)
 
     @event("RoleChanged")

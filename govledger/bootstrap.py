@@ -5,15 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from uuid import uuid5
 
 from domain.application import Governance
+from domain.roles import Actor, Role
+from domain.users import NAMESPACE
 from ledger.artifacts import LocalArtifactStore
 from ledger.database import Database
 from ledger.errors import SigningKeyError
 from ledger.keys import load_signer, load_verifier, verifier_path
 from ledger.migrate import require_current
 from ledger.settings import Settings, load_settings
+from ledger.subjects import SubjectVault
 from ledger_tools.note import Signer, Verifier
+
+
+#: Who acts when an operator runs a command on the server itself (the CLI has database access already).
+OPERATOR = Actor(uuid5(NAMESPACE, "operator"), "operator", Role.SUPERADMIN)
 
 
 @dataclass
@@ -31,7 +39,7 @@ class Ledger:
     def application(self, *, check_schema: bool = True) -> Governance:
         if check_schema:
             require_current(self.db)
-        return Governance(env=self.db.eventsourcing_env(), artifacts=self.artifacts)
+        return Governance(env=self.db.eventsourcing_env(), artifacts=self.artifacts, vault=SubjectVault(self.db))
 
     @property
     def key_path(self) -> Path:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import typer
+from eventsourcing.application import AggregateNotFoundError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -28,7 +29,7 @@ from ledger.sealer import seal_pending
 from ledger.verify import verify_store
 from workers.sealer import run_sealer
 
-from .bootstrap import Ledger
+from .bootstrap import OPERATOR, Ledger
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="govledger: a verifiable governance ledger for ML models.")
 out = Console(soft_wrap=True)
@@ -134,6 +135,7 @@ def export(
     from_position: Annotated[int | None, typer.Option(help="first ledger position of a range")] = None,
     to_position: Annotated[int | None, typer.Option(help="last ledger position of a range (inclusive)")] = None,
     model: Annotated[str | None, typer.Option(help="every event of this model and its versions")] = None,
+    subject: Annotated[str | None, typer.Option(help="every event about this data subject (a user id)")] = None,
     from_time: Annotated[datetime | None, typer.Option("--from", help="events at or after this time (UTC if no zone)")] = None,
     to_time: Annotated[datetime | None, typer.Option("--to", help="events before this time (UTC if no zone)")] = None,
     since_checkpoint: Annotated[Path | None, typer.Option(help="a checkpoint you hold: add a consistency proof from it")] = None,
@@ -154,22 +156,63 @@ def export(
                 model_id = UUID(model)
             except ValueError:
                 raise InvalidArgument(f"{model!r} is not a model id") from None
-            registered = ledger.application().repository
+            gov = ledger.application()  # held: the application closes its connections when collected
             try:
-                version_ids = registered.get(model_id).version_ids
-            except Exception:
+                version_ids = gov.repository.get(model_id).version_ids
+            except (AggregateNotFoundError, AttributeError):
                 raise InvalidArgument(f"no model {model_id}") from None
             selection = by_aggregates(ledger.db, conn, "model", {"model": str(model_id)}, [model_id, *version_ids])
+        elif subject is not None:
+            selection = by_aggregates(ledger.db, conn, "subject", {"subject": subject}, _subject_aggregates(ledger, subject))
         elif from_time is not None or to_time is not None:
             earliest, latest = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
             selection = by_time(ledger.db, conn, ledger.application().mapper, _utc(from_time) or earliest, _utc(to_time) or latest)
         elif from_position is not None or to_position is not None:
             selection = by_positions(ledger.db, conn, from_position or 0, to_position if to_position is not None else 2**62)
         else:
-            raise InvalidArgument("choose what to export: --from-position/--to-position, --from/--to or --model")
+            raise InvalidArgument("choose what to export: --from-position/--to-position, --from/--to, --model or --subject")
         s3 = client(ledger.settings.s3_endpoint_url, ledger.settings.s3_region) if isinstance(target, S3Location) else None
         manifest = export_bundle(ledger.db, conn, verifier, selection, target, held, s3=s3)
     out.print(f"wrote {destination}: {manifest['events']} events with inclusion proofs against checkpoint {manifest['tree_size']}")
+
+
+def _subject_aggregates(ledger: Ledger, subject: str) -> list[UUID]:
+    """The aggregates about a data subject: the user, their API keys, and the erasure if there was one."""
+    from domain.access import Erasure
+    from domain.users import User, api_key_id_for
+
+    try:
+        user_id = UUID(subject)
+    except ValueError:
+        raise InvalidArgument(f"{subject!r} is not a data subject id (a user id)") from None
+    gov = ledger.application()  # held: the application closes its connections when collected
+    found = []
+    try:
+        user = gov.repository.get(user_id)
+        if isinstance(user, User):
+            found = [user_id, *(api_key_id_for(k) for k in user.keys)]
+    except AggregateNotFoundError:
+        pass
+    try:
+        gov.repository.get(Erasure.create_id(subject))
+        found.append(Erasure.create_id(subject))
+    except AggregateNotFoundError:
+        pass
+    if not found:
+        raise InvalidArgument(f"no data subject {subject} in this ledger")
+    return found
+
+
+@app.command("erase-subject")
+def erase_subject(
+    subject: Annotated[str, typer.Argument(help="the data subject's id (a user id)")],
+    reason: Annotated[str, typer.Option(help="why: the erasure request's reference")],
+) -> None:
+    """Destroy a data subject's key and record SubjectErased: their personal data is unreadable forever, and verifies."""
+    ledger = Ledger()
+    _subject_aggregates(ledger, subject)
+    destroyed = ledger.application().erase_subject(OPERATOR, subject, reason=reason)
+    out.print(f"erased data subject {subject}" + ("" if destroyed else " (its key was already destroyed)"))
 
 
 @app.command()
