@@ -88,6 +88,10 @@ class Governance(Application[UUID]):
             self.save(Refusal(actor.user_id, actor.username, actor.role.value, action.value, subject, refusal.code, refusal.message))
             raise
 
+    def authorize(self, actor: Actor, action: Action, subject: str) -> None:
+        """Check an action that has no command of its own here (reads, exports); a refusal is recorded."""
+        self._guarded(actor, action, subject, lambda: check_allowed(actor, action))
+
     # -- users and keys --------------------------------------------------------------------------
 
     def create_admin(self, username: str) -> tuple[UUID, str]:

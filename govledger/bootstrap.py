@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from uuid import uuid5
 
+from api.deps import Services
 from domain.application import Governance
 from domain.roles import Actor, Role
 from domain.users import NAMESPACE
@@ -60,3 +61,11 @@ class Ledger:
         raise SigningKeyError(
             f"no verifier key: neither {public} nor {self.key_path} exists; pass --key or set GOVLEDGER_SIGNING_KEY"
         )
+
+    def api_services(self) -> Services:
+        s3 = None
+        if self.settings.s3_endpoint_url:
+            from ledger.s3 import client
+
+            s3 = client(self.settings.s3_endpoint_url, self.settings.s3_region)
+        return Services(governance=self.application(), db=self.db, verifier=self.verifier(), s3=s3)

@@ -83,6 +83,21 @@ def verify(key: Annotated[Path | None, typer.Option(help="pin the verifier key (
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8000,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) on the configured store."""
+    import uvicorn
+
+    from api.app import create_app
+
+    ledger = Ledger()
+    require_current(ledger.db)
+    uvicorn.run(create_app(ledger.api_services()), host=host, port=port, log_level="info")
+
+
+@app.command()
 def seal(once: Annotated[bool, typer.Option(help="seal what is committed now, then exit")] = False) -> None:
     """Run the sealer alone: append committed events to the Merkle tree and sign checkpoints."""
     ledger = Ledger()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -146,3 +147,30 @@ def test_export_by_time_and_by_model_then_verify_with_the_console_script(tmp_pat
         assert refused.returncode == 2 and message in refused.stderr
     missing = subprocess.run([str(verifier), "nowhere.tar.gz"], cwd=tmp_path, capture_output=True, text=True)
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_serve_starts_the_api_on_the_sqlite_default(tmp_path):
+    import socket
+    import time
+    import urllib.request
+
+    assert run("init", cwd=tmp_path).returncode == 0 and run("migrate", cwd=tmp_path).returncode == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
+    server = subprocess.Popen([sys.executable, "-m", "govledger.cli", "serve", "--port", str(port)], cwd=tmp_path, env=base,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+                    assert json.loads(response.read())["status"] == "ready"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "the API did not come up"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

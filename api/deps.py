@@ -1,0 +1,44 @@
+"""Dependencies as Annotated aliases: the services of the composition root, and the authenticated actor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from domain.application import Governance
+from domain.errors import Unauthenticated
+from domain.roles import Actor
+from ledger.database import Database
+from ledger_tools.note import Verifier
+
+
+@dataclass
+class Services:
+    """What the API needs, built by the composition root (govledger.bootstrap)."""
+
+    governance: Governance
+    db: Database
+    verifier: Verifier
+    s3: Any = None
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+_bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer glk_…`")
+
+
+def _actor(services: Annotated[Services, Depends(_services)],
+           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("send an API key as `Authorization: Bearer <key>`")
+    return services.governance.authenticate(credentials.credentials)
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
+CurrentActor = Annotated[Actor, Depends(_actor)]
