@@ -11,7 +11,10 @@ import pytest
 
 from domain.application import Governance
 from ledger.errors import InvalidArgument
-from ledger.export import by_aggregates, by_positions, export_bundle
+from datetime import UTC, datetime
+
+from domain.users import user_id_for
+from ledger.export import by_aggregates, by_positions, by_time, export_bundle
 from ledger_tools import Checkpoint, generate_signer, sign_checkpoint
 from ledger_tools.bundle import BundleError, verify_bundle
 from tests.domain.world import MemoryArtifacts
@@ -49,13 +52,25 @@ def export(db, signer, out: Path, *, model=None, since=None, start=0, end=10**9)
         return export_bundle(db, conn, signer.verifier, selection, out, since)
 
 
-@pytest.mark.parametrize("kind", ["range.dir", "range.tar.gz", "model.zip", "consistency.dir"])
+@pytest.mark.parametrize("kind", ["range.dir", "range.tar.gz", "model.zip", "time.dir", "subject.tar.gz", "consistency.dir"])
 def test_each_kind_of_bundle_verifies_in_a_process_with_only_ledger_tools(store, signer, key_path, tmp_path, kind):
     db = store[0]
     out = tmp_path / f"bundle-{kind.replace('.dir', '')}"
     if kind == "model.zip":
         manifest = export(db, signer, out, model=store)
         assert manifest["events"] == 4  # registered, version added, section edited on the model; imported on the version
+    elif kind == "time.dir":
+        app = Governance(env=db.eventsourcing_env())
+        with db.connect() as conn:
+            selection = by_time(db, conn, app.mapper, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+            manifest = export_bundle(db, conn, signer.verifier, selection, out)
+        assert manifest["events"] == query(db, "SELECT COUNT(*) FROM ledger_events")[0][0]  # every event is in that range
+    elif kind == "subject.tar.gz":
+        dana = user_id_for("dana")
+        with db.connect() as conn:
+            selection = by_aggregates(db, conn, "subject", {"subject": str(dana)}, [dana])
+            manifest = export_bundle(db, conn, signer.verifier, selection, out)
+        assert manifest["events"] == 2  # created, API key issued
     elif kind == "consistency.dir":
         first = query(db, "SELECT note FROM ledger_checkpoints ORDER BY tree_size LIMIT 1")[0][0]
         manifest = export(db, signer, out, since=first, start=35, end=45)
@@ -128,7 +143,12 @@ def test_an_added_event_is_rejected(bundle, signer):
     forged = json.loads(lines[-1])
     forged["position"] = 21
     rewrite(bundle, "events.jsonl", b"".join(lines) + json.dumps(forged).encode() + b"\n")
-    with pytest.raises(BundleError, match="position 21"):
+    with pytest.raises(BundleError, match="holds 19 events, manifest.json says 18"):
+        verify_bundle(bundle, str(signer.verifier))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["events"] = 19  # a careful forger fixes the count too
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="position 21 .*(chain hash does not follow|no inclusion proof)"):
         verify_bundle(bundle, str(signer.verifier))
 
 
