@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -12,10 +12,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from domain.errors import InvalidInput, NotFound
-from domain.models import Model
 from domain.roles import Action
-from ledger.export import by_aggregates, by_positions, by_time, export_bundle
+from ledger.export import export_bundle
+from ledger.slices import choose
 
 from .deps import CurrentActor, ServicesDep
 
@@ -35,22 +34,12 @@ def export(
     """Exactly one selection: a position range, a model, or a time range. Verify the result with `ledger-verify`."""
     gov = services.governance
     gov.authorize(actor, Action.TIME_TRAVEL, "ledger export")
-    chosen = [from_position is not None or to_position is not None, model is not None, since is not None or until is not None]
-    if sum(chosen) != 1:
-        raise InvalidInput("choose exactly one selection: from_position/to_position, model, or since/until")
+    if model is not None:
+        gov.get_model(actor, model)  # not found, or not readable by this actor: said before anything is built
     db = services.db
     with db.connect() as conn:
-        if model is not None:
-            found = gov.get_model(actor, model)
-            if not isinstance(found, Model):
-                raise NotFound(f"no model {model}")
-            selection = by_aggregates(db, conn, "model", {"model": str(model)}, [model, *found.version_ids])
-        elif chosen[0]:
-            selection = by_positions(db, conn, from_position or 0, to_position if to_position is not None else 2**62)
-        else:
-            utc = lambda t, d: (t if t.tzinfo else t.replace(tzinfo=UTC)) if t else d  # noqa: E731
-            selection = by_time(db, conn, gov.mapper, utc(since, datetime(1970, 1, 1, tzinfo=UTC)),
-                                utc(until, datetime(9999, 1, 1, tzinfo=UTC)))
+        selection = choose(gov, db, conn, from_position=from_position, to_position=to_position, since=since, until=until,
+                           model=model)
         workdir = tempfile.TemporaryDirectory(prefix="govledger-export-")
         path = Path(workdir.name) / "bundle.tar.gz"
         try:

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import typer
-from eventsourcing.application import AggregateNotFoundError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -33,7 +32,7 @@ from .bootstrap import OPERATOR, Ledger
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="govledger: a verifiable governance ledger for ML models.")
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _progress() -> Progress:
@@ -156,66 +155,22 @@ def export(
     since_checkpoint: Annotated[Path | None, typer.Option(help="a checkpoint you hold: add a consistency proof from it")] = None,
 ) -> None:
     """Write a verifiable bundle for a regulator: events, an inclusion proof for each, the signed checkpoint and the key."""
-    from ledger.export import by_aggregates, by_positions, by_time, export_bundle
-
+    from ledger.export import export_bundle
     from ledger.s3 import S3Location, client
+    from ledger.slices import choose
 
     target: Path | S3Location = S3Location.parse(destination) if destination.startswith("s3://") else Path(destination)
     ledger = Ledger()
     require_current(ledger.db)
     verifier = ledger.verifier()
     held = since_checkpoint.read_text() if since_checkpoint is not None else None
+    gov = ledger.application()
     with ledger.db.connect() as conn:
-        if model is not None:
-            try:
-                model_id = UUID(model)
-            except ValueError:
-                raise InvalidArgument(f"{model!r} is not a model id") from None
-            gov = ledger.application()  # held: the application closes its connections when collected
-            try:
-                version_ids = gov.repository.get(model_id).version_ids
-            except (AggregateNotFoundError, AttributeError):
-                raise InvalidArgument(f"no model {model_id}") from None
-            selection = by_aggregates(ledger.db, conn, "model", {"model": str(model_id)}, [model_id, *version_ids])
-        elif subject is not None:
-            selection = by_aggregates(ledger.db, conn, "subject", {"subject": subject}, _subject_aggregates(ledger, subject))
-        elif from_time is not None or to_time is not None:
-            earliest, latest = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
-            selection = by_time(ledger.db, conn, ledger.application().mapper, _utc(from_time) or earliest, _utc(to_time) or latest)
-        elif from_position is not None or to_position is not None:
-            selection = by_positions(ledger.db, conn, from_position or 0, to_position if to_position is not None else 2**62)
-        else:
-            raise InvalidArgument("choose what to export: --from-position/--to-position, --from/--to, --model or --subject")
+        selection = choose(gov, ledger.db, conn, from_position=from_position, to_position=to_position,
+                           since=from_time, until=to_time, model=model, subject=subject)
         s3 = client(ledger.settings.s3_endpoint_url, ledger.settings.s3_region) if isinstance(target, S3Location) else None
         manifest = export_bundle(ledger.db, conn, verifier, selection, target, held, s3=s3)
     out.print(f"wrote {destination}: {manifest['events']} events with inclusion proofs against checkpoint {manifest['tree_size']}")
-
-
-def _subject_aggregates(ledger: Ledger, subject: str) -> list[UUID]:
-    """The aggregates about a data subject: the user, their API keys, and the erasure if there was one."""
-    from domain.access import Erasure
-    from domain.users import User, api_key_id_for
-
-    try:
-        user_id = UUID(subject)
-    except ValueError:
-        raise InvalidArgument(f"{subject!r} is not a data subject id (a user id)") from None
-    gov = ledger.application()  # held: the application closes its connections when collected
-    found = []
-    try:
-        user = gov.repository.get(user_id)
-        if isinstance(user, User):
-            found = [user_id, *(api_key_id_for(k) for k in user.keys)]
-    except AggregateNotFoundError:
-        pass
-    try:
-        gov.repository.get(Erasure.create_id(subject))
-        found.append(Erasure.create_id(subject))
-    except AggregateNotFoundError:
-        pass
-    if not found:
-        raise InvalidArgument(f"no data subject {subject} in this ledger")
-    return found
 
 
 @app.command("erase-subject")
@@ -224,9 +179,11 @@ def erase_subject(
     reason: Annotated[str, typer.Option(help="why: the erasure request's reference")],
 ) -> None:
     """Destroy a data subject's key and record SubjectErased: their personal data is unreadable forever, and verifies."""
-    ledger = Ledger()
-    _subject_aggregates(ledger, subject)
-    destroyed = ledger.application().erase_subject(OPERATOR, subject, reason=reason)
+    from ledger.slices import subject_aggregates
+
+    gov = Ledger().application()
+    subject_aggregates(gov, subject)  # a subject this ledger knows
+    destroyed = gov.erase_subject(OPERATOR, subject, reason=reason)
     out.print(f"erased data subject {subject}" + ("" if destroyed else " (its key was already destroyed)"))
 
 

@@ -140,9 +140,9 @@ def test_export_by_time_and_by_model_then_verify_with_the_console_script(tmp_pat
     checked = subprocess.run([str(verifier), "slice.zip", "--trusted-key", vkey], cwd=tmp_path, capture_output=True, text=True)
     assert checked.returncode == 0 and checked.stdout.startswith("OK: ")
     for args, message in ((["--out", "slice.zip", "--from-position", "0"], "already exists"),
-                          (["--out", "m", "--model", "not-a-uuid"], "not a model id"),
+                          (["--out", "m", "--model", "not-a-uuid"], "is not a model id"),
                           (["--out", "m", "--model", "00000000-0000-0000-0000-000000000000"], "no model"),
-                          (["--out", "m"], "choose what to export")):
+                          (["--out", "m"], "choose exactly one selection")):
         refused = run("export", *args, cwd=tmp_path)
         assert refused.returncode == 2 and message in refused.stderr
     missing = subprocess.run([str(verifier), "nowhere.tar.gz"], cwd=tmp_path, capture_output=True, text=True)

@@ -65,8 +65,8 @@ def test_requests_without_a_valid_key_are_401_with_a_json_error(api, headers):
 
 
 @pytest.mark.parametrize(("params", "status", "code"), [
-    ({}, 422, "invalid_input"),
-    ({"from_position": 0, "since": "2026-01-01T00:00:00"}, 422, "invalid_input"),
+    ({}, 400, "invalid_argument"),
+    ({"from_position": 0, "since": "2026-01-01T00:00:00"}, 400, "invalid_argument"),
     ({"from_position": -1}, 422, "invalid_request"),
     ({"from_position": "x"}, 422, "invalid_request"),
     ({"from_position": 10_000}, 400, "invalid_argument"),
