@@ -87,7 +87,7 @@ def export_bundle(db: Database, conn: Any, verifier: Verifier, selection: Select
     checkpoint = open_checkpoint(note, verifier)
     files = {"checkpoint.note": note.encode(), "verifier.vkey": (str(verifier) + "\n").encode(),
              "events.jsonl": _events(db, conn, selection.positions),
-             "proofs.jsonl": b"".join(json.dumps({"position": p, "path": [h.hex() for h in path]}).encode() + b"\n"
+             "proofs.jsonl": b"".join(json.dumps({"position": p, "path": base64.b64encode(b"".join(path)).decode()}).encode() + b"\n"
                                       for p, _, path in stored_inclusions(db, conn, selection.positions, size))}
     if since_checkpoint is not None:
         files["consistency.json"] = _consistency(db, conn, verifier, since_checkpoint, checkpoint.size)

@@ -143,10 +143,10 @@ def verify_bundle(path: str | Path, trusted_key: str | None = None) -> BundleRep
 
 
 def _verify_events(files: dict[str, bytes], manifest: dict[str, Any], checkpoint: Checkpoint) -> tuple[int, int, int]:
-    proofs: dict[int, list[str]] = {}
+    proofs: dict[int, str] = {}
     for number, record in enumerate(_records(files, "proofs.jsonl"), start=1):
         position, path = record.get("position"), record.get("path")
-        if not isinstance(position, int) or position in proofs or not isinstance(path, list):
+        if not isinstance(position, int) or position in proofs or not isinstance(path, str):
             raise BundleError(f"proofs.jsonl line {number} is malformed or repeats position {position}")
         proofs[position] = path
     events = _records(files, "events.jsonl")
@@ -158,33 +158,41 @@ def _verify_events(files: dict[str, bytes], manifest: dict[str, Any], checkpoint
     start_link = manifest.get("previous_chain_hash")
     previous: tuple[int, bytes] | None = None
     last = -1
+    b64 = binascii.a2b_base64
     for number, event in enumerate(events, start=1):
         position = event.get("position")
         if not isinstance(position, int) or not 0 <= position < checkpoint.size or position <= last:
             raise BundleError(f"events.jsonl line {number}: position {position!r} is out of order or outside the checkpoint")
         try:
-            state = base64.b64decode(event["state"], validate=True)
-            leaf = event_leaf_hash(event["originator_id"], event["originator_version"], event["topic"], state)
-        except (KeyError, TypeError, binascii.Error, LedgerToolsError, AttributeError):
-            raise BundleError(f"event at position {position} is malformed") from None
-        where = f"event at position {position} (aggregate {event['originator_id']} version {event['originator_version']})"
-        if leaf != _hex(event.get("leaf_hash"), f"leaf hash of position {position}"):
-            raise BundleError(f"{where}: its bytes do not match its leaf hash: the event was altered")
-        chained = _hex(event.get("chain_hash"), f"chain hash of position {position}")
+            leaf = event_leaf_hash(event["originator_id"], event["originator_version"], event["topic"],
+                                   b64(event["state"], strict_mode=True))
+            stored_leaf, chained = bytes.fromhex(event["leaf_hash"]), bytes.fromhex(event["chain_hash"])
+            path = b64(proofs.pop(position), strict_mode=True)
+        except KeyError as e:
+            problem = "proofs.jsonl has no inclusion proof for it" if e.args == (position,) else f"it lacks {e}"
+            raise BundleError(f"{_where(event)}: {problem}") from None
+        except (TypeError, ValueError, binascii.Error, LedgerToolsError, AttributeError):
+            raise BundleError(f"{_where(event)}: malformed (a field is missing or not of its type)") from None
+        if leaf != stored_leaf:
+            raise BundleError(f"{_where(event)}: its bytes do not match its leaf hash: the event was altered")
+        if len(chained) != HASH_SIZE or len(path) % HASH_SIZE:
+            raise BundleError(f"{_where(event)}: its chain hash or inclusion proof has the wrong length")
         link = previous[1] if previous and previous[0] == position - 1 else (
             _hex(start_link, "previous_chain_hash") if start_link and number == 1 else None)
         if link is not None and _sha256(link + leaf).digest() != chained:
-            raise BundleError(f"{where}: its chain hash does not follow from position {position - 1}")
-        path = proofs.pop(position, None)
-        if path is None:
-            raise BundleError(f"{where}: proofs.jsonl has no inclusion proof for it")
+            raise BundleError(f"{_where(event)}: its chain hash does not follow from position {position - 1}")
         if not walker.leads_to_root(position, leaf, path):
-            raise BundleError(f"{where}: its inclusion proof does not lead to the checkpoint's root")
+            raise BundleError(f"{_where(event)}: its inclusion proof does not lead to the checkpoint's root")
         previous = (position, chained)
         last = position
     if proofs:
         raise BundleError(f"proofs.jsonl holds proofs for positions with no event: {sorted(proofs)[:5]}")
     return events[0]["position"], last, len(events)
+
+
+def _where(event: dict[str, Any]) -> str:
+    return (f"event at position {event.get('position')} (aggregate {event.get('originator_id')} "
+            f"version {event.get('originator_version')})")
 
 
 class _ProofWalker:
@@ -198,22 +206,24 @@ class _ProofWalker:
 
     def __init__(self, size: int, root: bytes) -> None:
         self.size, self.root = size, root
-        # (level, index) → (hash there, the path it came with, where in that path the climb stood)
-        self.seen: dict[tuple[int, int], tuple[bytes, list[str], int]] = {}
+        # (level, index) → (hash there, the rest of the path from there)
+        self.seen: dict[tuple[int, int], tuple[bytes, bytes]] = {}
 
-    def leads_to_root(self, index: int, leaf: bytes, path: list[str]) -> bool:
+    def leads_to_root(self, index: int, leaf: bytes, path: bytes) -> bool:
+        """`path` is the proof's hashes concatenated (a multiple of 32 bytes)."""
         fn, sn, r, level = index, self.size - 1, leaf, 0
         seen = self.seen
-        climbed: dict[tuple[int, int], tuple[bytes, list[str], int]] = {}
-        for k, element in enumerate(path):
+        climbed: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+        for k in range(0, len(path), HASH_SIZE):
             if sn == 0:
                 return False
+            rest = path[k:]
             known = seen.get((level, fn))
-            if known is not None and known[0] == r and known[1][known[2]:] == path[k:]:
+            if known is not None and known[0] == r and known[1] == rest:
                 self._remember(climbed)
                 return True
-            climbed[(level, fn)] = (r, path, k)
-            p = _hex(element, f"proof element {k} of position {index}")
+            climbed[(level, fn)] = (r, rest)
+            p = path[k : k + HASH_SIZE]
             if fn & 1 or fn == sn:
                 r = _sha256(b"\x01" + p + r).digest()
                 if not fn & 1:
@@ -231,7 +241,7 @@ class _ProofWalker:
         self._remember(climbed)
         return True
 
-    def _remember(self, climbed: dict[tuple[int, int], tuple[bytes, list[str], int]]) -> None:
+    def _remember(self, climbed: dict[tuple[int, int], tuple[bytes, bytes]]) -> None:
         if len(self.seen) > 500_000:  # bounded: later leaves only ever meet recent climbs
             self.seen.clear()
         self.seen.update(climbed)

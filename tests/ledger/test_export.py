@@ -154,7 +154,7 @@ def test_an_added_event_is_rejected(bundle, signer):
 
 def test_swapped_proofs_are_rejected(bundle, signer):
     proofs = [json.loads(line) for line in (bundle / "proofs.jsonl").read_bytes().splitlines()]
-    proofs[2]["path"], proofs[9]["path"] = proofs[9]["path"], proofs[2]["path"]
+    proofs[2]["path"], proofs[9]["path"] = proofs[9]["path"], proofs[2]["path"]  # two valid proofs, each for the other leaf
     rewrite(bundle, "proofs.jsonl", b"".join(json.dumps(p).encode() + b"\n" for p in proofs))
     with pytest.raises(BundleError, match="position 5 .*inclusion proof does not lead"):
         verify_bundle(bundle, str(signer.verifier))
