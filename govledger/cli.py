@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from domain.errors import DomainError
 from ledger.errors import InvalidArgument, IntegrityFailure, LedgerError, SigningKeyError
 from ledger.history import aggregate_as_of
-from ledger.keys import create_signing_key, load_signer
+from ledger.keys import create_signing_key
 from ledger.migrate import migrate as run_migrations
 from ledger.migrate import require_current
 from ledger.sealer import seal_pending

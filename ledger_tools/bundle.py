@@ -8,14 +8,12 @@ file, event or proof that is wrong, and fails closed on anything missing, extra,
 
 from __future__ import annotations
 
-import base64
 import binascii
 import gc
 import hashlib
 import json
 import tarfile
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

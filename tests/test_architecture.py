@@ -74,3 +74,10 @@ def test_ledger_tools_builds_as_a_package_of_its_own_that_needs_only_cryptograph
         metadata = archive.read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert {n.split("/")[0] for n in names} == {"ledger_tools", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info"}
     assert [line for line in metadata.splitlines() if line.startswith("Requires-Dist")] == ["Requires-Dist: cryptography>=42"]
+
+
+def test_no_unused_or_undefined_names():
+    ruff = Path(sys.executable).parent / "ruff"
+    result = subprocess.run([str(ruff), "check", "--select", "F", "--exclude", ".venv", "."], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -6,7 +6,7 @@ import pytest
 
 from domain.access import Refusal
 from domain.errors import Forbidden
-from domain.roles import PERMISSIONS, Action, Role, allowed
+from domain.roles import PERMISSIONS, Action, allowed
 
 from .world import ROLES, make_world
 
