@@ -130,6 +130,27 @@ def _run_until_signal(target: Any) -> None:
     target(stop)
 
 
+projections_app = typer.Typer(no_args_is_help=True, help="Read models built from the ledger.")
+app.add_typer(projections_app, name="projections")
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    until: Annotated[int | None, typer.Option(min=0, help="stop after this ledger position (as the registry stood then)")] = None,
+) -> None:
+    """Drop the read models and rebuild them from the events, with a progress bar."""
+    from projections.runner import rebuild
+
+    ledger = Ledger()
+    require_current(ledger.db)
+    gov = ledger.application()
+    with _progress() as bar:
+        task = bar.add_task("rebuilding the registry", total=None)
+        position = rebuild(ledger.db, gov.mapper, until=None if until is None else until + 1,
+                           progress=lambda done, total: bar.update(task, completed=done, total=total))
+    out.print(f"rebuilt the registry from {position} events")
+
+
 users = typer.Typer(no_args_is_help=True, help="Users, roles and API keys.")
 app.add_typer(users, name="users")
 
