@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from . import errors, exports
+from . import errors, exports, registry
 from .deps import Services, ServicesDep
 
 
@@ -16,6 +16,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     errors.install(app)
     app.include_router(exports.router)
+    app.include_router(registry.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

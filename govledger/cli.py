@@ -113,8 +113,23 @@ def seal(once: Annotated[bool, typer.Option(help="seal what is committed now, th
 
 @app.command()
 def workers() -> None:
-    """Run every worker of this release (today: the sealer) until SIGINT or SIGTERM."""
-    seal(once=False)
+    """Run every worker of this release — the sealer and the projector — until SIGINT or SIGTERM."""
+    from workers.projector import run_projector
+
+    ledger = Ledger()
+    signer = ledger.signer()
+    require_current(ledger.db)
+    gov = ledger.application()
+    s = ledger.settings
+
+    def run_all(stop: threading.Event) -> None:
+        projector = threading.Thread(target=run_projector, name="projector", daemon=True,
+                                     args=(ledger.db, gov.mapper), kwargs={"interval": s.seal_interval, "stop": stop})
+        projector.start()
+        run_sealer(ledger.db, signer, interval=s.seal_interval, batch=s.seal_batch, stop=stop)
+        projector.join(timeout=30)
+
+    _run_until_signal(run_all)
 
 
 def _utc(moment: datetime | None) -> datetime | None:

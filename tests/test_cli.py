@@ -174,3 +174,24 @@ def test_serve_starts_the_api_on_the_sqlite_default(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_workers_seal_and_project_until_stopped(tmp_path):
+    import signal
+    import sqlite3
+    import time
+
+    assert run("demo", "--days", "1", "--rows", "5", cwd=tmp_path).returncode == 0
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
+    workers = subprocess.Popen([sys.executable, "-m", "govledger.cli", "workers"], cwd=tmp_path, env=base,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "running" in workers.stderr.readline()
+    conn = sqlite3.connect(tmp_path / "govledger-data" / "govledger.db")
+    deadline = time.monotonic() + 30
+    total = conn.execute("SELECT MAX(rowid) FROM ledger_events").fetchone()[0]
+    while conn.execute("SELECT COALESCE(MAX(notification_id), 0) FROM projection_tracking").fetchone()[0] < total:
+        assert time.monotonic() < deadline, "the projector did not catch up"
+        time.sleep(0.1)
+    assert conn.execute("SELECT status FROM registry_versions WHERE valid_to IS NULL").fetchall() == [("approved",)]
+    workers.send_signal(signal.SIGTERM)
+    assert workers.wait(timeout=30) == 0

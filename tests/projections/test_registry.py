@@ -12,14 +12,18 @@ from projections.runner import catch_up, rebuild, tracked
 from tests.domain.world import MemoryArtifacts
 
 
-def story(db: Database, after_each=None) -> Governance:
-    """Two models, three versions walking the lifecycle; `after_each` runs after every command."""
+def story(db: Database, after_each=None, keys: dict[str, str] | None = None) -> Governance:
+    """Two models, three versions walking the lifecycle; `after_each` runs after every command; `keys` gets the API keys."""
     app = Governance(env=db.eventsourcing_env(), artifacts=MemoryArtifacts())
     step = after_each or (lambda: None)
-    admin = app.authenticate(app.create_admin("root")[1])
-    for name, role in (("dana", "data_scientist"), ("mia", "manager"), ("cora", "compliance_manager")):
+    keys = {} if keys is None else keys
+    keys["root"] = app.create_admin("root")[1]
+    admin = app.authenticate(keys["root"])
+    for name, role in (("dana", "data_scientist"), ("mia", "manager"), ("cora", "compliance_manager"),
+                       ("dev", "data_scientist"), ("aud", "auditor")):
         app.create_user(admin, name, role)
-    dana, mia, cora = (app.authenticate(app.issue_api_key(admin, n, "t")[1]) for n in ("dana", "mia", "cora"))
+        keys[name] = app.issue_api_key(admin, name, "t")[1]
+    dana, mia, cora = (app.authenticate(keys[n]) for n in ("dana", "mia", "cora"))
     dataset = app.register_dataset(dana, name="d", source="s", schema={"a": "integer"}, row_count=1, content_hash="ab" * 32)
     step()
     for model_name in ("credit", "fraud"):
