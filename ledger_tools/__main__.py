@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .bundle import verify_bundle
@@ -38,38 +39,41 @@ def main(argv: list[str] | None = None) -> int:
     vb.add_argument("--trusted-key", help="file holding the verifier key you expect the checkpoint to be signed with")
     args = parser.parse_args(argv)
     if args.command == "verify":
-        return _verify(args.bundle, args.trusted_key)
+        return _run(lambda: _verify(args.bundle, args.trusted_key))
+    return _run(lambda: _checkpoint(args.note, args.key, args.origin))
+
+
+def _run(check: Callable[[], list[str]]) -> int:
+    """Print the verdict: exit 0 when everything holds, 1 when a check fails, 2 on unusable input."""
     try:
-        verifier = Verifier.parse(_read(args.key))
-        checkpoint = open_checkpoint(_read(args.note), verifier, origin=args.origin)
+        lines = check()
     except VerificationError as e:
         print(f"FAIL: {e}", file=sys.stderr)
         return 1
     except MalformedInputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"OK: checkpoint of {checkpoint.origin!r}, tree size {checkpoint.size}, "
-          f"root {base64.b64encode(checkpoint.root).decode()}, signed by {verifier.name}+{verifier.id.hex()}")
+    print("\n".join(lines))
     return 0
 
 
-def _verify(bundle: str, trusted_key_file: str | None) -> int:
-    try:
-        trusted = _read(trusted_key_file).strip() if trusted_key_file else None
-        report = verify_bundle(bundle, trusted)
-    except VerificationError as e:
-        print(f"FAIL: {e}", file=sys.stderr)
-        return 1
-    except MalformedInputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"OK: {report.events} events (positions {report.first_position}–{report.last_position}) are in the tree of "
-          f"{report.tree_size} leaves of {report.origin!r}, signed by {report.key}")
+def _checkpoint(note: str, key: str, origin: str | None) -> list[str]:
+    verifier = Verifier.parse(_read(key))
+    checkpoint = open_checkpoint(_read(note), verifier, origin=origin)
+    return [f"OK: checkpoint of {checkpoint.origin!r}, tree size {checkpoint.size}, "
+            f"root {base64.b64encode(checkpoint.root).decode()}, signed by {verifier.name}+{verifier.id.hex()}"]
+
+
+def _verify(bundle: str, trusted_key_file: str | None) -> list[str]:
+    trusted = _read(trusted_key_file).strip() if trusted_key_file else None
+    report = verify_bundle(bundle, trusted)
+    lines = [f"OK: {report.events} events (positions {report.first_position}–{report.last_position}) are in the tree of "
+             f"{report.tree_size} leaves of {report.origin!r}, signed by {report.key}"]
     if report.consistent_from is not None:
-        print(f"OK: that tree extends the checkpoint of size {report.consistent_from} you already held")
+        lines.append(f"OK: that tree extends the checkpoint of size {report.consistent_from} you already held")
     if not report.key_pinned:
-        print("WARNING: the key was taken from the bundle itself; pass --trusted-key to pin the key you expect")
-    return 0
+        lines.append("WARNING: the key was taken from the bundle itself; pass --trusted-key to pin the key you expect")
+    return lines
 
 
 def verify_main() -> None:

@@ -184,12 +184,18 @@ def test_a_consistency_proof_from_an_unrelated_checkpoint_is_refused(store, sign
         verify_bundle(out, str(signer.verifier))
 
 
-def test_a_truncated_archive_is_rejected(sqlite_url, signer, tmp_path):
+@pytest.fixture
+def ten_sealed(sqlite_url, signer):
     from ledger.database import Database
 
     db = Database.from_url(sqlite_url)
     fill(db, 10)
     seal_all(db, signer)
+    return db
+
+
+def test_a_truncated_archive_is_rejected(ten_sealed, signer, tmp_path):
+    db = ten_sealed
     out = tmp_path / "b.tar.gz"
     export(db, signer, out)
     out.write_bytes(out.read_bytes()[: out.stat().st_size // 2])
@@ -197,12 +203,8 @@ def test_a_truncated_archive_is_rejected(sqlite_url, signer, tmp_path):
         verify_bundle(out, str(signer.verifier))
 
 
-def test_bad_exports_are_refused_and_write_nothing(sqlite_url, signer, tmp_path):
-    from ledger.database import Database
-
-    db = Database.from_url(sqlite_url)
-    fill(db, 10)
-    seal_all(db, signer)
+def test_bad_exports_are_refused_and_write_nothing(ten_sealed, signer, tmp_path):
+    db = ten_sealed
     fill(db, 2, start=10)  # not sealed yet
     existing = tmp_path / "exists"
     existing.mkdir()
