@@ -68,3 +68,11 @@ def test_pagination_walks_every_item_once(api):
         seen += [v["version_id"] for v in body["items"]]
         offset = body["next_offset"]
     assert len(seen) == len(set(seen)) == 3
+
+
+def test_the_openapi_document_describes_every_route_and_the_bearer_scheme(api):
+    client, _, _ = api
+    document = client.get("/openapi.json").json()
+    assert {"/healthz", "/readyz", "/v1/exports", "/v1/registry/versions"} <= set(document["paths"])
+    assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert "VersionsPublic" in document["components"]["schemas"]
