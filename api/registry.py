@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel
 
 from domain.roles import Action, Role
 from ledger.errors import InvalidArgument, LedgerError
-from projections.registry import versions_as_of
+from projections.registry import position_at, versions_as_of
 from projections.runner import tracked
 
 from .deps import CurrentActor, ServicesDep
@@ -37,12 +38,22 @@ class VersionsPublic(BaseModel):
     next_offset: int | None
 
 
+def _position(conn: Any, param: str, as_of: str) -> int:
+    if as_of.isdigit():
+        return int(as_of)
+    try:
+        moment = datetime.fromisoformat(as_of)
+    except ValueError:
+        raise InvalidArgument(f"as_of {as_of!r} is neither a ledger position nor an ISO 8601 time") from None
+    return position_at(conn, param, moment) - 1
+
+
 @router.get("/versions", response_model=VersionsPublic)
 def versions(
     services: ServicesDep,
     actor: CurrentActor,
     model_id: UUID | None = None,
-    as_of_position: Annotated[int | None, Query(ge=0, description="answer as things stood once this position was recorded")] = None,
+    as_of: Annotated[str | None, Query(description="a ledger position (0, 1, …) or an ISO 8601 time: answer as things stood then")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -53,7 +64,7 @@ def versions(
     with db.connect() as conn:
         projected = tracked(conn, db)
         last = int(conn.execute(f"SELECT COALESCE(MAX({db.nid_column}), 0) FROM ledger_events").fetchone()[0])
-        position = projected - 1 if as_of_position is None else as_of_position
+        position = projected - 1 if as_of is None else _position(conn, db.param(), as_of)
         if position >= last:
             raise InvalidArgument(f"position {position} is beyond the end of the ledger ({last} events)")
         if position >= projected:

@@ -6,22 +6,15 @@ the registry as of position p is the rows with valid_from ≤ p + 1 < valid_to (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 NAME = "registry"
-TABLES = ("registry_models", "registry_versions")
+TABLES = ("registry_models", "registry_versions", "projection_event_times")
 
 #: event class name on ModelVersion → the status it leads to
 VERSION_STATUS = {"Exported": "staged", "BatchRunCompleted": "validated", "Approved": "approved", "Rejected": "rejected",
                   "Deployed": "deployed", "Terminated": "terminated", "Retired": "retired"}
-
-
-@dataclass(frozen=True)
-class Row:
-    table: str
-    key: str
-    values: dict[str, Any]
 
 
 class Registry:
@@ -31,6 +24,9 @@ class Registry:
         self.p = param
 
     def apply(self, conn: Any, nid: int, event: Any) -> None:
+        # ISO 8601 in UTC with microseconds sorts as text, on SQLite and PostgreSQL alike.
+        conn.execute(f"INSERT INTO projection_event_times (notification_id, recorded_at) VALUES ({self.p}, {self.p})",
+                     (nid, event.timestamp.astimezone(UTC).isoformat(timespec="microseconds")))
         kind = type(event).__qualname__
         owner = kind.split(".")[0]
         if kind == "Model.Registered":
@@ -79,3 +75,10 @@ def versions_as_of(conn: Any, param: str, nid: int, model_id: str | None = None)
     cur = conn.execute(sql + " ORDER BY model_id, number", args)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def position_at(conn: Any, param: str, moment: datetime) -> int:
+    """The last notification id recorded at or before `moment` (0 if none), as far as the projection has seen."""
+    at = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+    row = conn.execute(f"SELECT MAX(notification_id) FROM projection_event_times WHERE recorded_at <= {param}", (at,)).fetchone()
+    return int(row[0] or 0)

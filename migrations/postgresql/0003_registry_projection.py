@@ -23,8 +23,12 @@ steps = [
         "DROP TABLE registry_versions",
     ),
     step("CREATE INDEX registry_versions_model ON registry_versions (model_id, valid_from)", "DROP INDEX registry_versions_model"),
+    # Each event's own time, so that a query as of a time becomes a query as of a position.
+    step("CREATE TABLE projection_event_times (notification_id bigint PRIMARY KEY, recorded_at TEXT NOT NULL)",
+         "DROP TABLE projection_event_times"),
+    step("CREATE INDEX projection_event_times_at ON projection_event_times (recorded_at)", "DROP INDEX projection_event_times_at"),
 ]
 steps.append(step(
-    "GRANT SELECT, INSERT, UPDATE, DELETE ON projection_tracking, registry_models, registry_versions TO govledger_service",
-    "REVOKE ALL ON projection_tracking, registry_models, registry_versions FROM govledger_service",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON projection_tracking, registry_models, registry_versions, projection_event_times TO govledger_service",
+    "REVOKE ALL ON projection_tracking, registry_models, registry_versions, projection_event_times FROM govledger_service",
 ))

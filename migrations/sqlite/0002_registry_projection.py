@@ -23,4 +23,8 @@ steps = [
         "DROP TABLE registry_versions",
     ),
     step("CREATE INDEX registry_versions_model ON registry_versions (model_id, valid_from)", "DROP INDEX registry_versions_model"),
+    # Each event's own time, so that a query as of a time becomes a query as of a position.
+    step("CREATE TABLE projection_event_times (notification_id INTEGER PRIMARY KEY, recorded_at TEXT NOT NULL)",
+         "DROP TABLE projection_event_times"),
+    step("CREATE INDEX projection_event_times_at ON projection_event_times (recorded_at)", "DROP INDEX projection_event_times_at"),
 ]

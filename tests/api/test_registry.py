@@ -44,13 +44,24 @@ def test_as_of_a_position_answers_as_things_stood_then(api):
     client, keys, app = api
     notifications = app.recorder.select_notifications(start=1, limit=10_000)
     exported = next(n for n in notifications if n.topic.endswith("ModelVersion.Exported"))
-    body = get(client, keys["aud"], as_of_position=exported.id - 1).json()
+    body = get(client, keys["aud"], as_of=exported.id - 1).json()
     assert [v["status"] for v in body["items"]] == ["staged"] and body["as_of_position"] == exported.id - 1
-    assert get(client, keys["aud"], as_of_position=0).json()["items"] == []
+    assert get(client, keys["aud"], as_of=0).json()["items"] == []
+
+
+def test_as_of_a_time_answers_as_things_stood_then(api):
+    client, keys, app = api
+    notifications = app.recorder.select_notifications(start=1, limit=10_000)
+    exported = next(n for n in notifications if n.topic.endswith("ModelVersion.Exported"))
+    moment = app.mapper.to_domain_event(exported).timestamp
+    body = get(client, keys["aud"], as_of=moment.isoformat()).json()
+    assert [v["status"] for v in body["items"]] == ["staged"] and body["as_of_position"] == exported.id - 1
+    assert get(client, keys["aud"], as_of="2000-01-01T00:00:00Z").json()["items"] == []
 
 
 @pytest.mark.parametrize(("params", "status", "code"), [
-    ({"as_of_position": 10**6}, 400, "invalid_argument"), ({"as_of_position": -1}, 422, "invalid_request"),
+    ({"as_of": 10**6}, 400, "invalid_argument"), ({"as_of": "-1"}, 400, "invalid_argument"),
+    ({"as_of": "yesterday"}, 400, "invalid_argument"),
     ({"limit": 0}, 422, "invalid_request"), ({"model_id": "nope"}, 422, "invalid_request"),
     ({"model_id": "00000000-0000-0000-0000-000000000000"}, 404, "not_found"),
 ])
