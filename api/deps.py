@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -22,7 +22,6 @@ class Services:
     governance: Governance
     db: Database
     verifier: Verifier
-    s3: Any = None
 
 
 def _services(request: Request) -> Services:

@@ -63,9 +63,4 @@ class Ledger:
         )
 
     def api_services(self) -> Services:
-        s3 = None
-        if self.settings.s3_endpoint_url:
-            from ledger.s3 import client
-
-            s3 = client(self.settings.s3_endpoint_url, self.settings.s3_region)
-        return Services(governance=self.application(), db=self.db, verifier=self.verifier(), s3=s3)
+        return Services(governance=self.application(), db=self.db, verifier=self.verifier())

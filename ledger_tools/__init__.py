@@ -6,11 +6,11 @@ Only the standard library and `cryptography` are needed. Public API:
   `CompactRange`, `inclusion_proof`, `consistency_proof`, `verify_inclusion`, `verify_consistency`;
 - C2SP signed notes and checkpoints: `Signer`, `Verifier`, `sign_note`, `open_note`,
   `Checkpoint`, `sign_checkpoint`, `open_checkpoint`;
-- the govledger event chain: `leaf_bytes`, `event_leaf_hash`, `chain_hash`, `check_chain`;
+- the govledger event chain: `leaf_bytes`, `event_leaf_hash`, `chain_hash`, `chain_events`, `check_chain`;
 - errors: every failure is a `LedgerToolsError`.
 """
 
-from .chain import GENESIS, StoredEventFields, chain_hash, check_chain, event_leaf_hash, leaf_bytes
+from .chain import GENESIS, StoredEventFields, chain_events, chain_hash, check_chain, event_leaf_hash, leaf_bytes
 from .checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from .errors import (
     ChainError,
@@ -39,7 +39,7 @@ from .note import Signer, Verifier, generate_signer, open_note, sign_note
 __all__ = [
     "ChainError", "Checkpoint", "CompactRange", "EMPTY_ROOT", "GENESIS", "HASH_SIZE", "LedgerToolsError",
     "MalformedInputError", "ProofError", "RootMismatchError", "SignatureError", "Signer", "StoredEventFields",
-    "VerificationError", "Verifier", "chain_hash", "check_chain", "consistency_proof", "event_leaf_hash",
+    "VerificationError", "Verifier", "chain_events", "chain_hash", "check_chain", "consistency_proof", "event_leaf_hash",
     "generate_signer", "inclusion_proof", "leaf_bytes", "leaf_hash", "node_hash", "open_checkpoint",
     "open_note", "root_from_inclusion_proof", "root_from_leaf_hashes", "sign_checkpoint", "sign_note",
     "verify_consistency", "verify_inclusion",

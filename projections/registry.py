@@ -30,19 +30,19 @@ class Registry:
         kind = type(event).__qualname__
         owner = kind.split(".")[0]
         if kind == "Model.Registered":
-            self._open(conn, "registry_models", "model_id", nid, {
+            self._open(conn, "registry_models", nid, {
                 "model_id": str(event.originator_id), "name": event.name, "owner": str(event.owner), "versions": 0})
         elif kind == "Model.VersionAdded":
             self._change(conn, "registry_models", "model_id", str(event.originator_id), nid, versions=event.number)
         elif kind == "ModelVersion.Imported":
-            self._open(conn, "registry_versions", "version_id", nid, {
+            self._open(conn, "registry_versions", nid, {
                 "version_id": str(event.originator_id), "model_id": str(event.model_id), "number": event.number,
                 "status": "trained", "trained_by": event.trained_by_name, "artifact_hash": event.artifact_hash})
         elif owner == "ModelVersion" and kind.split(".")[-1].lstrip("_") in VERSION_STATUS:
             status = VERSION_STATUS[kind.split(".")[-1].lstrip("_")]
             self._change(conn, "registry_versions", "version_id", str(event.originator_id), nid, status=status)
 
-    def _open(self, conn: Any, table: str, key: str, nid: int, values: dict[str, Any]) -> None:
+    def _open(self, conn: Any, table: str, nid: int, values: dict[str, Any]) -> None:
         columns = [*values, "valid_from"]
         conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([self.p] * len(columns))})",
                      [*values.values(), nid])
@@ -61,7 +61,7 @@ class Registry:
         current.update(changes)
         current.pop("valid_to")
         current.pop("valid_from")
-        self._open(conn, table, key, nid, current)
+        self._open(conn, table, nid, current)
 
 
 def versions_as_of(conn: Any, param: str, nid: int, model_id: str | None = None) -> list[dict[str, Any]]:

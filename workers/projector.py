@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any
 
 from ledger.database import Database
 from projections.runner import catch_up
-
-log = logging.getLogger("govledger.projector")
 
 
 def run_projector(db: Database, mapper: Any, *, interval: float, stop: threading.Event) -> None:

@@ -140,3 +140,19 @@ def test_proof_generation_rejects_out_of_range_indices():
         consistency_proof(0, 5, subtree)
     with pytest.raises(MalformedInputError):
         consistency_proof(6, 5, subtree)
+
+
+def test_check_chain_accepts_an_intact_chain_and_names_the_first_broken_link():
+    from ledger_tools import ChainError, StoredEventFields, chain_events, check_chain
+    from ledger_tools.chain import GENESIS
+
+    events = [StoredEventFields(f"id-{i}", 1, "topic", f"state {i}".encode()) for i in range(6)]
+    chained = [c for _, c in chain_events(GENESIS, [(e.originator_id, 1, e.topic, e.state) for e in events])]
+    assert check_chain(zip(events, chained)) == chained[-1]
+    assert check_chain(zip(events[3:], chained[3:]), start=3, previous=chained[2]) == chained[-1]
+    tampered = events[:4] + [StoredEventFields("id-4", 1, "topic", b"state 4!")] + events[5:]
+    with pytest.raises(ChainError) as info:
+        check_chain(zip(tampered, chained))
+    assert info.value.position == 4
+    with pytest.raises(MalformedInputError):
+        check_chain([])
