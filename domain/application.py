@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid5
 
@@ -23,6 +24,9 @@ from .users import NAMESPACE, ApiKey, User, api_key_id_for, check_username, hash
 
 T = TypeVar("T")
 INSTALLATION_ID = uuid5(NAMESPACE, "installation")
+
+#: The ledger position of the last event this context recorded (each HTTP request runs in its own context).
+_recorded_position: ContextVar[int | None] = ContextVar("recorded_position", default=None)
 
 
 class ArtifactStore(Protocol):
@@ -76,9 +80,16 @@ class Governance(Application[UUID]):
 
     def _store(self, *aggregates: Aggregate) -> None:
         try:
-            self.save(*aggregates)
+            recordings = self.save(*aggregates)
         except IntegrityError:
             raise Conflict("another command changed this first; reload and try again") from None
+        if recordings:
+            _recorded_position.set(recordings[-1].notification.id - 1)
+
+    @staticmethod
+    def recorded_position() -> int | None:
+        """The ledger position of the last event recorded by a command in this context (thread or request)."""
+        return _recorded_position.get()
 
     def _guarded(self, actor: Actor, action: Action, subject: str, command: Callable[[], T]) -> T:
         """Run a command; if the rules refuse it, record who tried what and why, then raise."""
@@ -101,7 +112,7 @@ class Governance(Application[UUID]):
             raise Conflict("the first administrator already exists; an administrator's key creates further users")
         user = User(username, Role.SUPERADMIN, created_by=username)
         key, token = self._new_key(user, "bootstrap", issued_by=username)
-        self._store(Installation(user.id), user, key)
+        self._store(user, key, Installation(user.id))
         return user.id, token
 
     def is_installed(self) -> bool:
@@ -118,7 +129,7 @@ class Governance(Application[UUID]):
     @staticmethod
     def _new_key(user: User, label: str, issued_by: str) -> tuple[ApiKey, str]:
         key_id, token = new_api_key()
-        user.record_key(key_id, label)
+        user.record_key(key_id, label, issued_by)
         return ApiKey(key_id, user.id, label, hash_api_key(token), issued_by), token
 
     def authenticate(self, token: str) -> Actor:
@@ -206,7 +217,7 @@ class Governance(Application[UUID]):
             key = self._get(api_key_id_for(key_id), ApiKey, "API key")
             user = self._get(key.user_id, User, "user")
             key.revoke(actor.username)
-            user.record_key_revoked(key_id)
+            user.record_key_revoked(key_id, actor.username)
             self._store(key, user)
 
         self._guarded(actor, Action.MANAGE_USERS, f"API key {key_id}", command)
@@ -263,7 +274,7 @@ class Governance(Application[UUID]):
             if self.artifacts is None:
                 raise InvalidInput("this service has no artifact store configured")
             self.artifacts.put(artifact)  # content-addressed: storing twice is harmless, so before the events
-            model.add_version(version.id, version.number)
+            model.add_version(version.id, version.number, actor.username)
             self._store(model, version)
             return version.id
 

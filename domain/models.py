@@ -80,7 +80,7 @@ class Model(Aggregate):
         return cls(name.strip(), str(description or ""), owner, registered_by)
 
     @event("VersionAdded")
-    def add_version(self, version_id: UUID, number: int) -> None:
+    def add_version(self, version_id: UUID, number: int, added_by: str | None = None) -> None:
         self.version_ids.append(version_id)
 
     @property

@@ -71,11 +71,11 @@ class User(Aggregate):
         self.role = Role(role)
 
     @event("ApiKeyIssued")
-    def record_key(self, key_id: str, label: str) -> None:
+    def record_key(self, key_id: str, label: str, issued_by: str | None = None) -> None:
         self.keys[key_id] = {"label": label, "issued_at": self.modified_on, "revoked": False}
 
     @event("ApiKeyRevoked")
-    def record_key_revoked(self, key_id: str) -> None:
+    def record_key_revoked(self, key_id: str, revoked_by: str | None = None) -> None:
         self.keys[key_id]["revoked"] = True
 
     @event("Deactivated")

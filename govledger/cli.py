@@ -124,7 +124,8 @@ def workers() -> None:
 
     def run_all(stop: threading.Event) -> None:
         projector = threading.Thread(target=run_projector, name="projector", daemon=True,
-                                     args=(ledger.db, gov.mapper), kwargs={"interval": s.seal_interval, "stop": stop})
+                                     args=(ledger.db, gov), kwargs={"interval": s.seal_interval, "stop": stop,
+                                                                    "batch": s.projector_batch})
         projector.start()
         run_sealer(ledger.db, signer, interval=s.seal_interval, batch=s.seal_batch, stop=stop)
         projector.join(timeout=30)
@@ -151,19 +152,19 @@ app.add_typer(projections_app, name="projections")
 
 @projections_app.command("rebuild")
 def projections_rebuild(
-    until: Annotated[int | None, typer.Option(min=0, help="stop after this ledger position (as the registry stood then)")] = None,
+    until: Annotated[int | None, typer.Option(min=0, help="stop after this ledger position (as the read models stood then)")] = None,
 ) -> None:
     """Drop the read models and rebuild them from the events, with a progress bar."""
-    from projections.runner import rebuild
+    from projections.runner import Projector
 
     ledger = Ledger()
     require_current(ledger.db)
-    gov = ledger.application()
+    projector = Projector(ledger.db, ledger.application(), batch=ledger.settings.projector_batch)
     with _progress() as bar:
-        task = bar.add_task("rebuilding the registry", total=None)
-        position = rebuild(ledger.db, gov.mapper, until=None if until is None else until + 1,
-                           progress=lambda done, total: bar.update(task, completed=done, total=total))
-    out.print(f"rebuilt the registry from {position} events")
+        task = bar.add_task("rebuilding the read models", total=None)
+        position = projector.rebuild(until=None if until is None else until + 1,
+                                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+    out.print(f"rebuilt the read models from {position} events")
 
 
 users = typer.Typer(no_args_is_help=True, help="Users, roles and API keys.")

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     log_origin: str = Field(default="govledger.local/ledger", description="checkpoint origin line and key name")
     seal_interval: float = Field(default=0.2, gt=0, le=60, description="seconds between sealer polls")
     seal_batch: int = Field(default=50_000, gt=0, description="most events sealed in one transaction")
+    projector_batch: int = Field(default=1_000, gt=0, le=100_000, description="most events applied to the read models per transaction")
     s3_endpoint_url: str | None = Field(default=None, description="an S3-compatible endpoint; AWS when unset")
     s3_region: str | None = Field(default=None, description="the S3 region (credentials come from the AWS chain)")
 

@@ -1,60 +1,107 @@
-"""Follow the ledger with tracking: each event applied exactly once, rows and position in one transaction."""
+"""Follow the ledger with tracking: each event applied exactly once, rows and position in one transaction.
+
+All read models advance together under one tracking row, so every query sees them at the same position.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
 from ledger.database import Database
+from migrations.read_models import TABLES
 
-from .registry import NAME, TABLES, Registry
+from .audit import AuditTrail, Jobs
+from .compliance import Compliance
+from .registry import Lookups, Registry
+from .rows import Rows
 
+NAME = "read_models"
 BATCH = 1_000
 
 
-def tracked(conn: Any, db: Database, name: str = NAME) -> int:
-    row = conn.execute(f"SELECT notification_id FROM projection_tracking WHERE name = {db.param()}", (name,)).fetchone()
+def tracked(conn: Any, db: Database) -> int:
+    """The notification id the read models have reached (0 before the first event)."""
+    row = conn.execute(f"SELECT notification_id FROM projection_tracking WHERE name = {db.param()}", (NAME,)).fetchone()
     return int(row[0]) if row else 0
 
 
-def catch_up(db: Database, mapper: Any, *, until: int | None = None, progress: Callable[[int, int], None] | None = None) -> int:
-    """Apply every event after the tracked position (up to notification `until`); return the new position."""
-    p, nid_col = db.param(), db.nid_column
-    registry = Registry(p)
-    oid = "originator_id" if db.is_sqlite else "originator_id::text"
-    with db.connect() as conn:
-        end = int(conn.execute(f"SELECT COALESCE(MAX({nid_col}), 0) FROM ledger_events").fetchone()[0])
-        end = min(end, until) if until is not None else end
-        position = tracked(conn, db)
-        conn.rollback()
-        while position < end:
-            if db.is_sqlite:
+class Projector:
+    """The read models of one database, fed from its ledger. `app` gives the event mapper and the repository."""
+
+    def __init__(self, db: Database, app: Any, *, batch: int = BATCH) -> None:
+        self.db, self.app, self.batch = db, app, batch
+        rows = Rows(db.param())
+        lookups = Lookups(rows)
+        self.registry = Registry(rows)
+        self.audit = AuditTrail(rows, lookups)
+        self.models = [self.registry, self.audit, Jobs(rows, lookups), Compliance(rows, app.repository, db)]
+
+    def _apply_batch(self, conn: Any, position: int, end: int) -> None:
+        p, nid_col, mapper = self.db.param(), self.db.nid_column, self.app.mapper
+        oid = "originator_id" if self.db.is_sqlite else "originator_id::text"
+        rows = conn.execute(f"SELECT {nid_col}, {oid}, originator_version, topic, state FROM ledger_events"
+                            f" WHERE {nid_col} > {p} AND {nid_col} <= {p} ORDER BY {nid_col}", (position, end)).fetchall()
+        for nid, originator, version, topic, state in rows:
+            event = mapper.to_domain_event(StoredEvent(UUID(originator), version, topic, bytes(state)))
+            # ISO 8601 in UTC with microseconds sorts as text, on SQLite and PostgreSQL alike.
+            recorded_at = event.timestamp.astimezone(UTC).isoformat(timespec="microseconds")
+            self.registry.apply(conn, nid, event)
+            for model in self.models[1:]:
+                model.apply(conn, nid, recorded_at, event)
+        self.audit.flush(conn)
+
+    def catch_up(self, *, until: int | None = None, progress: Callable[[int, int], None] | None = None) -> int:
+        """Apply every event after the tracked position (up to notification `until`); return the new position."""
+        db, p = self.db, self.db.param()
+        with db.connect() as conn:
+            end = int(conn.execute(f"SELECT COALESCE(MAX({db.nid_column}), 0) FROM ledger_events").fetchone()[0])
+            end = min(end, until) if until is not None else end
+            conn.rollback()
+            while True:
+                if db.is_sqlite:
+                    conn.execute("BEGIN IMMEDIATE")
+                else:
+                    # one projector at a time; another process waits here, then continues from the new position
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext('govledger.projector'))")
+                position = tracked(conn, db)
+                if position >= end:
+                    conn.rollback()
+                    break
+                upto = min(position + self.batch, end)
+                self._apply_batch(conn, position, upto)
+                conn.execute(f"DELETE FROM projection_tracking WHERE name = {p}", (NAME,))
+                conn.execute(f"INSERT INTO projection_tracking (name, notification_id) VALUES ({p}, {p})", (NAME, upto))
+                conn.commit()
+                position = upto
+                if progress is not None:
+                    progress(position, end)
+        return position
+
+    def rebuild(self, *, until: int | None = None, progress: Callable[[int, int], None] | None = None) -> int:
+        """Drop the read models' rows and tracking, and apply the events again from the start."""
+        with self.db.connect() as conn:
+            if self.db.is_sqlite:
                 conn.execute("BEGIN IMMEDIATE")
-            rows = conn.execute(
-                f"SELECT {nid_col}, {oid}, originator_version, topic, state FROM ledger_events"
-                f" WHERE {nid_col} > {p} AND {nid_col} <= {p} ORDER BY {nid_col}", (position, min(position + BATCH, end))).fetchall()
-            for nid, originator, version, topic, state in rows:
-                event = mapper.to_domain_event(StoredEvent(UUID(originator), version, topic, bytes(state)))
-                registry.apply(conn, nid, event)
-            position = min(position + BATCH, end)
-            conn.execute(f"DELETE FROM projection_tracking WHERE name = {p}", (NAME,))
-            conn.execute(f"INSERT INTO projection_tracking (name, notification_id) VALUES ({p}, {p})", (NAME, position))
+            else:
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('govledger.projector'))")
+            for table in TABLES:
+                conn.execute(f"DELETE FROM {table}")
+            conn.execute(f"DELETE FROM projection_tracking WHERE name = {self.db.param()}", (NAME,))
             conn.commit()
-            if progress is not None:
-                progress(position, end)
-    return position
+        for model in self.models:
+            if isinstance(model, Compliance):
+                model.aggregates.clear()
+        return self.catch_up(until=until, progress=progress)
 
 
-def rebuild(db: Database, mapper: Any, *, until: int | None = None, progress: Callable[[int, int], None] | None = None) -> int:
-    """Drop the read models' rows and tracking, and apply the events again from the start."""
-    with db.connect() as conn:
-        if db.is_sqlite:
-            conn.execute("BEGIN IMMEDIATE")
-        for table in TABLES:
-            conn.execute(f"DELETE FROM {table}")
-        conn.execute(f"DELETE FROM projection_tracking WHERE name = {db.param()}", (NAME,))
-        conn.commit()
-    return catch_up(db, mapper, until=until, progress=progress)
+def catch_up(db: Database, app: Any, **kwargs: Any) -> int:
+    return Projector(db, app).catch_up(**kwargs)
+
+
+def rebuild(db: Database, app: Any, **kwargs: Any) -> int:
+    return Projector(db, app).rebuild(**kwargs)

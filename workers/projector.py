@@ -6,11 +6,15 @@ import threading
 from typing import Any
 
 from ledger.database import Database
-from projections.runner import catch_up
+from projections.runner import Projector
 
 
-def run_projector(db: Database, mapper: Any, *, interval: float, stop: threading.Event) -> None:
-    """Poll for new events (SQLite has no notifications to listen to); a crash resumes from the tracked position."""
+def run_projector(db: Database, app: Any, *, interval: float, stop: threading.Event, batch: int = 1_000) -> None:
+    """Poll for new events (SQLite has no notifications to listen to); a crash resumes from the tracked position.
+
+    Several projectors may run against one PostgreSQL: an advisory lock lets one apply a batch at a time.
+    """
+    projector = Projector(db, app, batch=batch)
     while not stop.is_set():
-        catch_up(db, mapper)
+        projector.catch_up()
         stop.wait(interval)

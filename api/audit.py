@@ -1,0 +1,65 @@
+"""The audit trail (every event, refused attempts included) and jobs, filtered, paged and as of any position."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from projections.queries import AUDIT_COLUMNS, JOB_COLUMNS
+
+from .deps import CurrentActor, ServicesDep
+from .reading import AsOf, Cursor, Limit, Page, reading
+from .views import AuditEntry, JobPublic, with_position
+
+router = APIRouter(prefix="/v1", tags=["audit"])
+
+Filter = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]
+ACTIONS = Literal["manage_users", "train", "run_batch_inference", "edit_compliance", "configure_compliance", "approve",
+                  "deploy", "register_monitoring", "read", "time_travel", "report", "other"]
+
+
+def _utc(moment: datetime) -> str:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@router.get("/audit-trail", response_model=Page[AuditEntry])
+def audit_trail(
+    services: ServicesDep, actor: CurrentActor,
+    model_id: UUID | None = None,
+    user: Annotated[Filter, Query(description="who acted (username)")] = None,
+    action: Annotated[ACTIONS | None, Query(description="the action of DESIGN §2 exercised or attempted")] = None,
+    subject: Annotated[Filter, Query(description="a data subject (a user id, or an erased subject)")] = None,
+    outcome: Literal["recorded", "refused"] | None = None,
+    since: Annotated[datetime | None, Query(description="events at or after this time")] = None,
+    until: Annotated[datetime | None, Query(description="events before this time")] = None,
+    order: Literal["asc", "desc"] = "asc",
+    as_of: AsOf = None, cursor: Cursor = None, limit: Limit = 100,
+) -> dict[str, Any]:
+    """Every event, successes and refused attempts, with who acted, on which model or subject, and when."""
+    if model_id is not None:
+        services.governance.get_model(actor, model_id)
+    with reading(services, actor, "audit trail", as_of=as_of, cursor=cursor) as r:
+        query = (r.query().add(f"notification_id <= {r.param}", r.nid).owned_by(r.owner)
+                 .equal("model_id", model_id and str(model_id)).equal("actor", user).equal("action", action)
+                 .equal("data_subject", subject).equal("outcome", outcome))
+        if since is not None:
+            query.add(f"recorded_at >= {r.param}", _utc(since))
+        if until is not None:
+            query.add(f"recorded_at < {r.param}", _utc(until))
+        page = r.fetch(query, "audit_trail", AUDIT_COLUMNS, {"notification_id": int}, limit, descending=order == "desc")
+    return {**page, "items": [with_position(row) for row in page["items"]]}
+
+
+@router.get("/jobs", response_model=Page[JobPublic])
+def jobs(services: ServicesDep, actor: CurrentActor, model_id: UUID | None = None, as_of: AsOf = None,
+         cursor: Cursor = None, limit: Limit = 100) -> dict[str, Any]:
+    """Batch inference runs recorded in the ledger, with their results, oldest first."""
+    if model_id is not None:
+        services.governance.get_model(actor, model_id)
+    with reading(services, actor, "jobs", as_of=as_of, cursor=cursor) as r:
+        query = r.query().add(f"valid_from <= {r.param}", r.nid).owned_by(r.owner).equal("model_id", model_id and str(model_id))
+        page = r.fetch(query, "jobs", JOB_COLUMNS, {"valid_from": int, "job_id": str}, limit)
+    return {**page, "items": [with_position(row) for row in page["items"]]}

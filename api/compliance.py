@@ -1,0 +1,83 @@
+"""Compliance: scores with their breakdown (from the read model, as of any position), config and section edits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from projections.compliance import score_view
+from projections.queries import SCORE_COLUMNS
+
+from .deps import CurrentActor, ServicesDep
+from .reading import AsOf, Cursor, Limit, Page, reading
+from .views import Body, CompliancePublic, ModelRecorded, Recorded, Text, model_view
+
+router = APIRouter(prefix="/v1", tags=["compliance"])
+
+SectionName = Literal["model_info", "domain_context", "fairness_bias", "provenance", "consent", "risk_classification",
+                      "performance", "explainability", "drift_monitoring", "approvals", "deployment", "audit_logging"]
+WrittenName = Literal["model_info", "domain_context", "fairness_bias", "provenance", "consent", "risk_classification"]
+
+
+@router.get("/compliance", response_model=Page[CompliancePublic])
+def list_scores(services: ServicesDep, actor: CurrentActor, as_of: AsOf = None, cursor: Cursor = None,
+                limit: Limit = 100) -> dict[str, Any]:
+    """Every model's compliance score with its breakdown (docs/compliance.md gives the formula)."""
+    with reading(services, actor, "compliance scores", as_of=as_of, cursor=cursor) as r:
+        query = r.query().valid_at(r.nid).owned_by(r.owner)
+        return r.fetch(query, "compliance_scores", SCORE_COLUMNS, {"model_id": str}, limit)
+
+
+@router.get("/models/{model_id}/compliance", response_model=CompliancePublic)
+def model_score(services: ServicesDep, actor: CurrentActor, model_id: UUID, as_of: AsOf = None) -> dict[str, Any]:
+    services.governance.get_model(actor, model_id)
+    with reading(services, actor, f"compliance of model {model_id}", as_of=as_of) as r:
+        return r.row("compliance_scores", SCORE_COLUMNS, "model_id", str(model_id), f"model {model_id}")
+
+
+class ScoreRecorded(Recorded):
+    compliance: CompliancePublic
+
+
+def _answer(services: Any, actor: Any, model_id: UUID) -> dict[str, Any]:
+    gov = services.governance
+    model = gov.get_model(actor, model_id)
+    latest = gov.get_version(actor, model.version_ids[-1]) if model.version_ids else None
+    view = score_view(model, latest)
+    return {"position": gov.recorded_position(), "compliance": view}
+
+
+class ConfigIn(Body):
+    risk_tier: Literal["high", "medium", "low"]
+    applicable: list[SectionName] | None = Field(None, description="default: all twelve")
+    mandatory: list[SectionName] | None = Field(None, description="default: by risk tier (docs/compliance.md)")
+
+
+@router.put("/models/{model_id}/compliance/config", response_model=ScoreRecorded)
+def configure(services: ServicesDep, actor: CurrentActor, model_id: UUID, body: ConfigIn) -> dict[str, Any]:
+    """Set the model's risk tier and which sections apply and are mandatory (compliance managers, superadmin)."""
+    services.governance.configure_compliance(actor, model_id, risk_tier=body.risk_tier,
+                                             applicable=body.applicable, mandatory=body.mandatory)
+    return _answer(services, actor, model_id)
+
+
+class SectionIn(Body):
+    content: Annotated[Text, Field(min_length=1)]
+
+
+@router.put("/models/{model_id}/compliance/sections/{section}", response_model=ScoreRecorded)
+def edit_section(services: ServicesDep, actor: CurrentActor, model_id: UUID, section: WrittenName, body: SectionIn) -> dict[str, Any]:
+    """Write one of the six sections people write; the event keeps the text before and after."""
+    services.governance.edit_section(actor, model_id, section, body.content)
+    return _answer(services, actor, model_id)
+
+
+@router.post("/models/{model_id}/monitoring", response_model=ModelRecorded)
+def register_monitoring(services: ServicesDep, actor: CurrentActor, model_id: UUID) -> dict[str, Any]:
+    """Register the model for compliance monitoring."""
+    gov = services.governance
+    gov.register_monitoring(actor, model_id)
+    return {"position": gov.recorded_position(), "model": model_view(gov.get_model(actor, model_id))}

@@ -1,0 +1,140 @@
+"""Every read: the caller's role, `as_of` (a ledger position or an ISO 8601 time), and keyset cursors.
+
+A cursor pins the position its first page was read at, so paging through a list never mixes two states
+of the ledger, however many events arrive meanwhile.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+
+from domain.errors import NotFound
+from domain.roles import Action, Actor, Role
+from ledger.errors import InvalidArgument, LedgerError
+from projections.queries import Query as RowQuery
+from projections.queries import one, position_at
+from projections.runner import tracked
+
+from .deps import Services
+
+T = TypeVar("T")
+
+AsOf = Annotated[str | None, Query(max_length=64, description="a ledger position (0, 1, …) or an ISO 8601 time: answer as things stood then")]
+Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")]
+Limit = Annotated[int, Query(ge=1, le=500, description="items per page")]
+
+
+class ProjectionBehind(LedgerError):
+    code = "projection_behind"
+
+
+class InvalidCursor(LedgerError):
+    code = "invalid_cursor"
+
+
+class Page(BaseModel, Generic[T]):
+    as_of_position: int
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass
+class Reading:
+    """One read: the connection, the position answered at, and where the page starts."""
+
+    conn: Any
+    param: str
+    position: int
+    after: list[Any] | None
+    owner: str | None  # data scientists read only their own models
+
+    @property
+    def nid(self) -> int:
+        return self.position + 1
+
+    def query(self) -> RowQuery:
+        return RowQuery(self.param)
+
+    def fetch(self, query: RowQuery, table: str, columns: str, keys: dict[str, type], limit: int, *,
+              descending: bool = False) -> dict[str, Any]:
+        """One page of `table` ordered by `keys` (column → its type, which a cursor's key must match)."""
+        if self.after is not None and (len(self.after) != len(keys)
+                                       or not all(isinstance(v, t) for v, t in zip(self.after, keys.values()))):
+            raise InvalidCursor("this cursor belongs to a different list; start again without it")
+        rows, next_key = query.fetch(self.conn, table, columns, tuple(keys), self.after, limit, descending=descending)
+        return self.page(rows, next_key)
+
+    def row(self, table: str, columns: str, key: str, ident: str, what: str) -> dict[str, Any]:
+        """The versioned row of `ident` as of this reading's position, or 404 if it did not exist then."""
+        found = one(self.conn, self.query().valid_at(self.nid).equal(key, ident), table, columns, (key,))
+        if found is None:
+            raise NotFound(f"{what} did not exist at position {self.position}")
+        return found
+
+    def page(self, rows: list[dict[str, Any]], next_key: list[Any] | None) -> dict[str, Any]:
+        cursor = None
+        if next_key is not None:
+            cursor = base64.urlsafe_b64encode(json.dumps({"p": self.position, "k": next_key}).encode()).decode().rstrip("=")
+        return {"as_of_position": self.position, "items": rows, "next_cursor": cursor}
+
+
+def _decode_cursor(cursor: str) -> tuple[int, list[Any]]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position, key = raw["p"], raw["k"]
+        if not isinstance(position, int) or isinstance(position, bool) or position < 0 or not isinstance(key, list):
+            raise ValueError
+        if not all(isinstance(k, (str, int)) and not isinstance(k, bool) for k in key):
+            raise ValueError
+    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor("the cursor is not one this service issued; start again without it") from None
+    return position, key
+
+
+def _as_of(conn: Any, param: str, as_of: str) -> int:
+    if as_of.isascii() and as_of.isdigit():
+        return int(as_of)
+    try:
+        moment = datetime.fromisoformat(as_of)
+    except ValueError:
+        raise InvalidArgument(f"as_of {as_of!r} is neither a ledger position nor an ISO 8601 time") from None
+    found = position_at(conn, param, moment) - 1
+    if found < 0:
+        raise InvalidArgument(f"the ledger holds no event at or before {as_of}")
+    return found
+
+
+@contextmanager
+def reading(services: Services, actor: Actor, what: str, *, as_of: str | None = None, cursor: str | None = None,
+            allowed: Action = Action.READ) -> Iterator[Reading]:
+    """Check the caller may read `what` (and time-travel, with as_of), then fix the position to answer at."""
+    gov, db = services.governance, services.db
+    gov.authorize(actor, allowed, what)
+    if as_of is not None:
+        gov.authorize(actor, Action.TIME_TRAVEL, f"{what} as of {as_of[:64]}")
+    with db.connect() as conn:
+        projected = tracked(conn, db)
+        last = int(conn.execute(f"SELECT COALESCE(MAX({db.nid_column}), 0) FROM ledger_events").fetchone()[0])
+        after = None
+        position = projected - 1 if as_of is None else _as_of(conn, db.param(), as_of)
+        if cursor is not None:
+            pinned, after = _decode_cursor(cursor)
+            if as_of is not None and pinned != position:
+                raise InvalidCursor("this cursor belongs to a different as_of; start again without it")
+            position = pinned
+        if position >= last:
+            raise InvalidArgument(f"position {position} is beyond the end of the ledger ({last} events)")
+        if position >= projected:
+            raise ProjectionBehind(f"the read models have reached position {projected - 1}; ask again shortly")
+        owner = str(actor.user_id) if actor.role is Role.DATA_SCIENTIST else None
+        yield Reading(conn, db.param(), position, after, owner)

@@ -1,0 +1,157 @@
+"""The shapes the API answers with (also its OpenAPI schemas), and how aggregates become them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from domain.models import Model, ModelVersion
+
+
+def _printable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text may not contain NUL characters")
+    return value
+
+
+#: Text from callers: no NUL (PostgreSQL text cannot hold one), bounded.
+Text = Annotated[str, AfterValidator(_printable), Field(max_length=20_000)]
+Name = Annotated[str, AfterValidator(_printable), Field(max_length=200)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelPublic(BaseModel):
+    model_id: str
+    name: str
+    description: str
+    owner: str
+    registered_by: str
+    versions: int
+    monitored: bool
+    risk_tier: str
+
+
+class VersionPublic(BaseModel):
+    version_id: str
+    model_id: str
+    number: int
+    status: str
+    estimator: str
+    target: str
+    trained_by: str
+    artifact_hash: str
+    dataset_ids: list[str]
+    metrics: dict[str, float]
+    deployment_target: str | None
+
+
+class ModelDetail(ModelPublic):
+    version_list: list[VersionPublic]
+
+
+class DatasetPublic(BaseModel):
+    dataset_id: str
+    name: str
+    source: str
+    row_count: int
+    content_hash: str
+    registered_by: str
+    position: int
+
+
+class UserPublic(BaseModel):
+    user_id: str
+    username: str
+    role: str
+    active: bool
+
+
+class SectionScorePublic(BaseModel):
+    section: str
+    status: str
+    mandatory: bool
+    weight: int
+    points: float
+    detail: str
+
+
+class WrittenSection(BaseModel):
+    content: str
+    edited_by: str
+    edited_at: str
+
+
+class CompliancePublic(BaseModel):
+    model_id: str
+    score: int = Field(ge=0, le=100)
+    risk_tier: str
+    breakdown: list[SectionScorePublic]
+    sections: dict[str, WrittenSection]
+
+
+class AuditEntry(BaseModel):
+    position: int
+    recorded_at: str
+    aggregate_id: str
+    event_type: str
+    action: str
+    outcome: str
+    actor: str | None
+    model_id: str | None
+    data_subject: str | None
+    summary: str
+
+
+class JobPublic(BaseModel):
+    job_id: str
+    kind: str
+    status: str
+    version_id: str
+    model_id: str
+    requested_by: str | None
+    rows_scored: int
+    result: dict[str, Any]
+    recorded_at: str
+    position: int
+
+
+class Recorded(BaseModel):
+    """What a command answers: the ledger position of its last event."""
+
+    position: int
+
+
+class ModelRecorded(Recorded):
+    model: ModelPublic
+
+
+class VersionRecorded(Recorded):
+    version: VersionPublic
+
+
+class DatasetRecorded(Recorded):
+    dataset: DatasetPublic
+
+
+def model_view(model: Model) -> dict[str, Any]:
+    return {"model_id": str(model.id), "name": model.name, "description": model.description, "owner": str(model.owner),
+            "registered_by": model.registered_by, "versions": len(model.version_ids), "monitored": model.monitored,
+            "risk_tier": model.config.risk_tier.value}
+
+
+def version_view(version: ModelVersion) -> dict[str, Any]:
+    return {"version_id": str(version.id), "model_id": str(version.model_id), "number": version.number,
+            "status": str(version.status), "estimator": version.estimator, "target": version.target,
+            "trained_by": version.trained_by_name, "artifact_hash": version.artifact_hash,
+            "dataset_ids": [str(d) for d in version.dataset_ids], "metrics": version.metrics,
+            "deployment_target": version.deployment["target"] if version.deployment else None}
+
+
+def with_position(row: dict[str, Any]) -> dict[str, Any]:
+    """Rows keyed by notification id answer with the ledger position (notification id − 1)."""
+    key = "notification_id" if "notification_id" in row else "valid_from"
+    return {**{k: v for k, v in row.items() if k != key}, "position": row[key] - 1}

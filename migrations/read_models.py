@@ -1,0 +1,67 @@
+"""The read models' tables, shared by the SQLite and PostgreSQL migrations (only the integer type differs).
+
+Read models are disposable: this migration drops the first registry tables and resets tracking, and the
+projector rebuilds everything from the events. Versioned rows are valid for the notification ids
+[valid_from, valid_to) (valid_to NULL while current), so a query as of any position is an indexed lookup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from yoyo import step
+
+OLD = ("registry_models", "registry_versions", "projection_event_times")
+TABLES = ("registry_models", "registry_versions", "registry_datasets", "registry_users", "compliance_scores",
+          "audit_trail", "jobs")
+
+
+def _tables(big: str) -> list[tuple[str, str]]:
+    versioned = f"valid_from {big} NOT NULL, valid_to {big}"
+    return [
+        ("registry_models", f"model_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL, owner TEXT NOT NULL,"
+                            f" registered_by TEXT NOT NULL, versions INTEGER NOT NULL, monitored INTEGER NOT NULL,"
+                            f" risk_tier TEXT NOT NULL, {versioned}, PRIMARY KEY (model_id, valid_from)"),
+        ("registry_versions", f"version_id TEXT NOT NULL, model_id TEXT NOT NULL, number INTEGER NOT NULL, status TEXT NOT NULL,"
+                              f" estimator TEXT NOT NULL, target TEXT NOT NULL, trained_by TEXT NOT NULL,"
+                              f" artifact_hash TEXT NOT NULL, dataset_ids TEXT NOT NULL, metrics TEXT NOT NULL,"
+                              f" deployment_target TEXT, {versioned}, PRIMARY KEY (version_id, valid_from)"),
+        ("registry_datasets", f"dataset_id TEXT PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL,"
+                              f" row_count {big} NOT NULL, content_hash TEXT NOT NULL, registered_by TEXT NOT NULL,"
+                              f" valid_from {big} NOT NULL"),
+        ("registry_users", f"user_id TEXT NOT NULL, username TEXT NOT NULL, role TEXT NOT NULL, active INTEGER NOT NULL,"
+                           f" {versioned}, PRIMARY KEY (user_id, valid_from)"),
+        ("compliance_scores", f"model_id TEXT NOT NULL, score INTEGER NOT NULL, risk_tier TEXT NOT NULL,"
+                              f" breakdown TEXT NOT NULL, sections TEXT NOT NULL, {versioned}, PRIMARY KEY (model_id, valid_from)"),
+        ("audit_trail", f"notification_id {big} PRIMARY KEY, recorded_at TEXT NOT NULL, aggregate_id TEXT NOT NULL,"
+                        f" event_type TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL, actor TEXT,"
+                        f" model_id TEXT, data_subject TEXT, summary TEXT NOT NULL"),
+        ("jobs", f"job_id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, version_id TEXT NOT NULL,"
+                 f" model_id TEXT NOT NULL, requested_by TEXT, rows_scored {big} NOT NULL, result TEXT NOT NULL,"
+                 f" recorded_at TEXT NOT NULL, valid_from {big} NOT NULL, PRIMARY KEY (valid_from, job_id)"),
+    ]
+
+
+INDEXES = [
+    ("registry_versions_model", "registry_versions (model_id, valid_from)"),
+    ("registry_versions_open", "registry_versions (valid_to)"),
+    ("registry_models_open", "registry_models (valid_to)"),
+    ("compliance_scores_open", "compliance_scores (valid_to)"),
+    ("audit_trail_at", "audit_trail (recorded_at)"),
+    ("audit_trail_model", "audit_trail (model_id, notification_id)"),
+    ("audit_trail_actor", "audit_trail (actor, notification_id)"),
+    ("audit_trail_action", "audit_trail (action, notification_id)"),
+    ("audit_trail_subject", "audit_trail (data_subject, notification_id)"),
+    ("jobs_model", "jobs (model_id, valid_from)"),
+]
+
+
+def steps(big: str, *, grant_to: str | None = None) -> list[Any]:
+    out = [step(f"DROP TABLE IF EXISTS {name}") for name in OLD]
+    out.append(step("DELETE FROM projection_tracking"))
+    out += [step(f"CREATE TABLE {name} ({columns})", f"DROP TABLE {name}") for name, columns in _tables(big)]
+    out += [step(f"CREATE INDEX {name} ON {spec}", f"DROP INDEX {name}") for name, spec in INDEXES]
+    if grant_to is not None:
+        out.append(step(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(TABLES)} TO {grant_to}",
+                        f"REVOKE ALL ON {', '.join(TABLES)} FROM {grant_to}"))
+    return out

@@ -1,0 +1,138 @@
+"""The audit trail (one row per event, refusals included) and the jobs read model (batch inference runs)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import UUID
+
+from domain.roles import Action
+
+from .registry import Lookups, kind_of
+from .rows import Rows, dumps
+
+#: (aggregate, event) → the action of DESIGN.md §2 it exercised
+ACTIONS: dict[tuple[str, str], Action] = {
+    **{("Model", e): Action.TRAIN for e in ("Registered", "VersionAdded")},
+    ("Model", "ComplianceConfigured"): Action.CONFIGURE_COMPLIANCE,
+    ("Model", "ComplianceSectionEdited"): Action.EDIT_COMPLIANCE,
+    ("Model", "MonitoringRegistered"): Action.REGISTER_MONITORING,
+    **{("ModelVersion", e): Action.TRAIN for e in ("Imported", "Exported")},
+    ("ModelVersion", "BatchRunCompleted"): Action.RUN_BATCH_INFERENCE,
+    **{("ModelVersion", e): Action.APPROVE for e in ("Approved", "Rejected")},
+    **{("ModelVersion", e): Action.DEPLOY for e in ("Deployed", "Terminated", "Retired")},
+    ("Dataset", "Registered"): Action.TRAIN,
+}
+ACTION_NAMES = {a.value: a.name.lower() for a in Action}
+
+#: payload fields naming who acted, by name or by user id, in the order they are looked for
+ACTOR_FIELDS = ("username", "registered_by", "trained_by_name", "configured_by", "edited_by", "created_by", "changed_by",
+                "issued_by", "revoked_by", "deactivated_by", "erased_by", "added_by", "exported_by", "completed_for",
+                "approved_by", "rejected_by", "deployed_by", "terminated_by", "retired_by", "admin_id")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _summary(owner: str, name: str, e: Any) -> str:
+    if owner == "Refusal":
+        return f"refused {e.action} on {e.subject}: {e.reason}"
+    details = {
+        ("Model", "Registered"): lambda: f"model {e.name} registered",
+        ("Model", "VersionAdded"): lambda: f"version {e.number} added",
+        ("Model", "ComplianceConfigured"): lambda: f"{e.risk_tier} risk; mandatory: {', '.join(e.mandatory) or 'none'}",
+        ("Model", "ComplianceSectionEdited"): lambda: f"section {e.section} {'edited' if e.before else 'written'}",
+        ("ModelVersion", "Imported"): lambda: f"version {e.number} imported ({e.estimator}, sha256 {e.artifact_hash[:12]}…)",
+        ("ModelVersion", "BatchRunCompleted"): lambda: f"batch run {e.run_id}: {e.rows} rows, drift share {e.drift_share:.0%}",
+        ("ModelVersion", "Approved"): lambda: f"approved: {e.findings}",
+        ("ModelVersion", "Rejected"): lambda: f"rejected: {e.findings}",
+        ("ModelVersion", "Deployed"): lambda: f"deployed to {e.target}",
+        ("ModelVersion", "Terminated"): lambda: f"terminated: {e.reason}",
+        ("ModelVersion", "Retired"): lambda: f"retired: {e.reason}",
+        ("Dataset", "Registered"): lambda: f"dataset {e.name} ({e.row_count} rows, sha256 {e.content_hash[:12]}…)",
+        ("User", "Created"): lambda: f"user {e.username} created as {e.role}",
+        ("User", "RoleChanged"): lambda: f"role changed to {e.role}",
+        ("ApiKey", "Issued"): lambda: f"API key {e.key_id} issued",
+        ("ApiKey", "Revoked"): lambda: "API key revoked",
+        ("Erasure", "SubjectErased"): lambda: f"data subject {e.subject} erased: {e.reason}",
+    }
+    describe = details.get((owner, name))
+    return describe() if describe else f"{owner} {name}"
+
+
+class AuditTrail:
+    """One row per event, written in batches; refused attempts carry outcome "refused" and the refused action."""
+
+    def __init__(self, rows: Rows, lookups: Lookups) -> None:
+        self.rows = rows
+        self.lookups = lookups
+        self.pending: list[tuple[Any, ...]] = []
+
+    def _actor(self, conn: Any, event: Any) -> str | None:
+        for field in ACTOR_FIELDS:
+            value = getattr(event, field, None)
+            if isinstance(value, UUID):
+                return self.lookups.username(conn, str(value)) or str(value)
+            if isinstance(value, str):
+                return value
+        return None
+
+    def _model(self, conn: Any, owner: str, event: Any) -> str | None:
+        if owner == "Model":
+            return str(event.originator_id)
+        if owner == "ModelVersion":
+            return str(event.model_id) if hasattr(event, "model_id") else self.lookups.model_of_version(conn, str(event.originator_id))
+        if owner == "Refusal":
+            found = _UUID.search(event.subject)
+            if found and event.subject.startswith("model version"):
+                return self.lookups.model_of_version(conn, found.group())
+            if found and event.subject.startswith("model "):
+                return found.group()
+        return None
+
+    @staticmethod
+    def _subject(owner: str, event: Any) -> str | None:
+        if owner == "User":
+            return str(event.originator_id)
+        if owner == "Erasure":
+            return str(event.subject)
+        if owner == "Refusal" and event.subject.startswith("data subject "):
+            return str(event.subject.removeprefix("data subject "))
+        return None
+
+    def apply(self, conn: Any, nid: int, recorded_at: str, event: Any) -> None:
+        owner, name = kind_of(event)
+        if owner == "Refusal":
+            action, outcome = ACTION_NAMES.get(event.action, event.action), "refused"
+        else:
+            known = ACTIONS.get((owner, name))
+            action = known.name.lower() if known else Action.MANAGE_USERS.name.lower() if owner in ("User", "ApiKey", "Erasure", "Installation") else "other"
+            outcome = "recorded"
+        self.pending.append((nid, recorded_at, str(event.originator_id), f"{owner}.{name}", action, outcome,
+                             self._actor(conn, event), self._model(conn, owner, event), self._subject(owner, event),
+                             _summary(owner, name, event)))
+
+    def flush(self, conn: Any) -> None:
+        if self.pending:
+            marks = ", ".join([self.rows.p] * 10)
+            conn.cursor().executemany("INSERT INTO audit_trail (notification_id, recorded_at, aggregate_id, event_type, action, outcome,"
+                             f" actor, model_id, data_subject, summary) VALUES ({marks})", self.pending)
+            self.pending = []
+
+
+class Jobs:
+    """Batch inference runs as jobs: completed runs recorded in the ledger, with their results."""
+
+    def __init__(self, rows: Rows, lookups: Lookups) -> None:
+        self.rows = rows
+        self.lookups = lookups
+
+    def apply(self, conn: Any, nid: int, recorded_at: str, event: Any) -> None:
+        if kind_of(event) != ("ModelVersion", "BatchRunCompleted"):
+            return
+        version_id = str(event.originator_id)
+        result = {"metrics": event.metrics, "report_hashes": event.report_hashes, "drift_share": event.drift_share,
+                  "drift_detected": event.drift_detected, "fairness_breach": event.fairness_breach}
+        self.rows.insert(conn, "jobs", {
+            "job_id": event.run_id, "kind": "batch_inference", "status": "completed", "version_id": version_id,
+            "model_id": self.lookups.model_of_version(conn, version_id) or "", "rows_scored": event.rows,
+            "requested_by": self.lookups.username(conn, str(event.completed_for)), "result": dumps(result),
+            "recorded_at": recorded_at, "valid_from": nid})

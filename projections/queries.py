@@ -1,0 +1,87 @@
+"""Queries on the read models as of a notification id, filtered and paged by keyset (never OFFSET over a big table)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+JSON_COLUMNS = frozenset({"dataset_ids", "metrics", "breakdown", "sections", "result"})
+BOOL_COLUMNS = frozenset({"monitored", "active"})
+
+
+@dataclass
+class Query:
+    """WHERE clauses and their arguments for one read-model query."""
+
+    p: str
+    where: list[str] = field(default_factory=list)
+    args: list[Any] = field(default_factory=list)
+
+    def add(self, clause: str, *args: Any) -> Query:
+        self.where.append(clause)
+        self.args.extend(args)
+        return self
+
+    def equal(self, column: str, value: Any) -> Query:
+        return self if value is None else self.add(f"{column} = {self.p}", value)
+
+    def valid_at(self, nid: int) -> Query:
+        """Versioned rows as they stood once notification `nid` was recorded."""
+        return self.add(f"valid_from <= {self.p} AND (valid_to IS NULL OR valid_to > {self.p})", nid, nid)
+
+    def owned_by(self, owner: str | None) -> Query:
+        """Only models of this owner (a model's owner never changes, so no as-of is needed here)."""
+        if owner is None:
+            return self
+        return self.add(f"model_id IN (SELECT model_id FROM registry_models WHERE owner = {self.p})", owner)
+
+    def fetch(self, conn: Any, table: str, columns: str, keys: tuple[str, ...], after: list[Any] | None, limit: int,
+              *, descending: bool = False) -> tuple[list[dict[str, Any]], list[Any] | None]:
+        """One page in key order, and the key to continue after (None on the last page)."""
+        where, args = list(self.where), list(self.args)
+        if after is not None:
+            if len(after) != len(keys):
+                raise ValueError("cursor does not fit this list")
+            where.append(f"({', '.join(keys)}) {'<' if descending else '>'} ({', '.join([self.p] * len(keys))})")
+            args.extend(after)
+        direction = " DESC" if descending else ""
+        sql = (f"SELECT {columns} FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else "")
+               + f" ORDER BY {', '.join(k + direction for k in keys)} LIMIT {int(limit) + 1}")
+        cur = conn.execute(sql, args)
+        names = [d[0] for d in cur.description]
+        rows = [_decode(dict(zip(names, row))) for row in cur.fetchall()]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, ([rows[-1][k] for k in keys] if more else None)
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    for name in row.keys() & JSON_COLUMNS:
+        row[name] = json.loads(row[name])
+    for name in row.keys() & BOOL_COLUMNS:
+        row[name] = bool(row[name])
+    return row
+
+
+MODEL_COLUMNS = "model_id, name, description, owner, registered_by, versions, monitored, risk_tier, valid_from"
+VERSION_COLUMNS = ("version_id, model_id, number, status, estimator, target, trained_by, artifact_hash, dataset_ids, metrics,"
+                   " deployment_target, valid_from")
+DATASET_COLUMNS = "dataset_id, name, source, row_count, content_hash, registered_by, valid_from"
+USER_COLUMNS = "user_id, username, role, active, valid_from"
+SCORE_COLUMNS = "model_id, score, risk_tier, breakdown, sections, valid_from"
+AUDIT_COLUMNS = "notification_id, recorded_at, aggregate_id, event_type, action, outcome, actor, model_id, data_subject, summary"
+JOB_COLUMNS = "job_id, kind, status, version_id, model_id, requested_by, rows_scored, result, recorded_at, valid_from"
+
+
+def position_at(conn: Any, param: str, moment: datetime) -> int:
+    """The last notification id recorded at or before `moment` (0 if none), as far as the read models have seen."""
+    at = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+    row = conn.execute(f"SELECT MAX(notification_id) FROM audit_trail WHERE recorded_at <= {param}", (at,)).fetchone()
+    return int(row[0] or 0)
+
+
+def one(conn: Any, query: Query, table: str, columns: str, key: tuple[str, ...]) -> dict[str, Any] | None:
+    rows, _ = query.fetch(conn, table, columns, key, None, 1)
+    return rows[0] if rows else None
