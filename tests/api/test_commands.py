@@ -1,0 +1,107 @@
+"""Every governance command over HTTP: each answers with the new state and its ledger position; bad input appends nothing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+
+from tests.api.http_story import CLEAN_RUN, document, new_version, ok, refused
+
+
+def test_a_version_walks_its_whole_lifecycle_over_http(api):
+    model_id, version = new_version(api)
+    ran = ok(api.call("POST", f"/v1/versions/{version}/batch-runs", "mia", json=CLEAN_RUN), 201)
+    assert ran["version"]["status"] == "validated" and ran["position"] == api.events() - 1
+    configured = ok(api.call("PUT", f"/v1/models/{model_id}/compliance/config", "cora", json={"risk_tier": "medium"}))
+    assert configured["compliance"]["risk_tier"] == "medium" and len(configured["compliance"]["breakdown"]) == 12
+    document(api, model_id)
+    approved = ok(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "meets the bar"}))
+    assert approved["version"]["status"] == "approved" and approved["position"] == api.events() - 1
+    assert ok(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={"target": "local"}))["version"]["deployment_target"] == "local"
+    ok(api.call("POST", f"/v1/models/{model_id}/monitoring", "mia"))
+    assert ok(api.call("POST", f"/v1/versions/{version}/terminate", "mia", json={"reason": "superseded"}))["version"]["status"] == "terminated"
+    assert ok(api.call("POST", f"/v1/versions/{version}/retire", "mia", json={"reason": "archived"}))["version"]["status"] == "retired"
+    api.project()
+    assert ok(api.get(f"/v1/versions/{version}", "aud"))["status"] == "retired"
+    detail = ok(api.get(f"/v1/models/{model_id}", "aud"))
+    assert detail["monitored"] and [v["version_id"] for v in detail["version_list"]] == [version]
+    assert detail["version_list"][0]["dataset_ids"], "lineage"
+    jobs = ok(api.get("/v1/jobs", "aud", model_id=model_id))["items"]
+    assert [j["job_id"] for j in jobs] == ["run-1"]
+    trail = ok(api.get("/v1/audit-trail", "aud", model_id=model_id, limit=500))["items"]
+    assert [e["event_type"].split(".")[1] for e in trail if e["event_type"].startswith("ModelVersion")] == [
+        "Imported", "Exported", "BatchRunCompleted", "Approved", "Deployed", "Terminated", "Retired"]
+
+
+def test_a_rejected_version_is_recorded_with_its_findings(api):
+    _, version = new_version(api)
+    ok(api.call("POST", f"/v1/versions/{version}/batch-runs", "mia", json=CLEAN_RUN), 201)
+    assert ok(api.call("POST", f"/v1/versions/{version}/reject", "mia", json={"findings": "AUC too low"}))["version"]["status"] == "rejected"
+
+
+def test_users_roles_keys_and_erasure_over_http(api):
+    created = ok(api.call("POST", "/v1/users", "root", json={"username": "nora", "role": "manager", "email": "nora@bank.example"}), 201)
+    assert created["user"]["role"] == "manager" and created["position"] == api.events() - 1
+    issued = ok(api.call("POST", "/v1/users/nora/keys", "root", json={"label": "laptop"}), 201)
+    api.keys["nora"] = issued["api_key"]
+    assert ok(api.get("/v1/models", "nora"))["items"] is not None
+    assert ok(api.call("PUT", "/v1/users/nora/role", "root", json={"role": "auditor"}))["user"]["role"] == "auditor"
+    keys = ok(api.call("GET", "/v1/users/nora/keys", "root"))
+    assert [k["label"] for k in keys] == ["laptop"] and "api_key" not in keys[0] and not keys[0]["revoked"]
+    ok(api.call("DELETE", f"/v1/keys/{issued['key_id']}", "root"))
+    refused(api.get("/v1/models", "nora"), 401, "unauthenticated")
+    erased = ok(api.call("POST", f"/v1/subjects/{created['user']['user_id']}/erasure", "root", json={"reason": "GDPR art. 17 request 2026-11"}))
+    assert erased["key_destroyed"] is True
+    assert api.app.user_email(api.app.authenticate(api.keys["root"]), "nora") == "[erased]"
+    api.project()
+    names = [u["username"] for u in ok(api.get("/v1/users", "root", limit=500))["items"]]
+    assert "nora" in names
+
+
+def _artifact(blob: bytes = b"x") -> dict:
+    return {"artifact_base64": base64.b64encode(blob).decode(), "sha256": hashlib.sha256(blob).hexdigest(), "estimator": "e",
+            "metrics": {"auc": 0.5}, "input_schema": {"a": "float"}, "target": "y"}
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "code"), [
+    ("POST", "/v1/models", {}, 422, "invalid_request"),
+    ("POST", "/v1/models", {"name": "m", "extra": 1}, 422, "invalid_request"),
+    ("POST", "/v1/models", {"name": "   "}, 422, "invalid_input"),
+    ("POST", "/v1/models", {"name": "a\x00b"}, 422, "invalid_request"),
+    ("POST", "/v1/datasets", {"name": "d", "source": "s", "schema": {"a": "blob"}, "row_count": 1, "content_hash": "ab" * 32}, 422, "invalid_request"),
+    ("POST", "/v1/datasets", {"name": "d", "source": "s", "schema": {"1a": "float"}, "row_count": 1, "content_hash": "ab" * 32}, 422, "invalid_input"),
+    ("POST", "/v1/datasets", {"name": "d", "source": "s", "schema": {"a": "float"}, "row_count": -1, "content_hash": "ab" * 32}, 422, "invalid_request"),
+    ("POST", "/v1/models/{model}/versions", {**_artifact(), "dataset_ids": ["{dataset}"], "sha256": "00" * 32}, 422, "artifact_hash_mismatch"),
+    ("POST", "/v1/models/{model}/versions", {**_artifact(), "dataset_ids": ["{dataset}"], "artifact_base64": "***"}, 422, "invalid_input"),
+    ("POST", "/v1/models/{model}/versions", {**_artifact(), "dataset_ids": []}, 422, "invalid_request"),
+    ("POST", "/v1/models/{model}/versions", {**_artifact(), "dataset_ids": ["00000000-0000-0000-0000-000000000000"]}, 404, "not_found"),
+    ("POST", "/v1/models/00000000-0000-0000-0000-000000000000/versions", {**_artifact(), "dataset_ids": ["{dataset}"]}, 404, "not_found"),
+    ("POST", "/v1/users", {"username": "root", "role": "auditor"}, 409, "conflict"),
+    ("POST", "/v1/users", {"username": "x", "role": "auditor"}, 422, "invalid_input"),
+    ("POST", "/v1/users", {"username": "newbie", "role": "king"}, 422, "invalid_request"),
+    ("PUT", "/v1/users/ghost/role", {"role": "auditor"}, 404, "not_found"),
+    ("DELETE", "/v1/keys/zz", None, 422, "invalid_request"),
+    ("DELETE", "/v1/keys/0000000000000000", None, 404, "not_found"),
+    ("POST", "/v1/versions/{version}/batch-runs", {**CLEAN_RUN, "drift_share": 2}, 422, "invalid_request"),
+    ("POST", "/v1/versions/{version}/batch-runs", {**CLEAN_RUN, "report_hashes": {"drift": "nothex"}}, 422, "invalid_request"),
+    ("PUT", "/v1/models/{model}/compliance/config", {"risk_tier": "extreme"}, 422, "invalid_request"),
+    ("PUT", "/v1/models/{model}/compliance/config", {"risk_tier": "high", "applicable": ["consent"], "mandatory": ["performance"]}, 422, "invalid_input"),
+    ("PUT", "/v1/models/{model}/compliance/sections/performance", {"content": "x"}, 422, "invalid_request"),
+    ("PUT", "/v1/models/{model}/compliance/sections/consent", {"content": ""}, 422, "invalid_request"),
+    ("POST", "/v1/versions/{version}/approve", {"findings": "ok", "justification": 5}, 422, "invalid_request"),
+    ("POST", "/v1/versions/{version}/approve", "not json", 422, "invalid_request"),
+])
+def test_bad_commands_get_clear_errors_and_append_nothing(api, method, path, body, status, code):
+    model, version = new_version(api)
+    api.project()
+    dataset = api.get("/v1/datasets", "aud", limit=500).json()["items"][-1]["dataset_id"]
+    who = {"/v1/users": "root", "/v1/keys": "root", "/v1/models/{model}/compliance": "cora"}
+    user = next((u for prefix, u in who.items() if path.startswith(prefix)), "mia" if "{version}" in path else "dana")
+    fill = lambda text: text.replace("{model}", model).replace("{version}", version).replace("{dataset}", dataset)  # noqa: E731
+    payload = {k: ([fill(x) for x in v] if isinstance(v, list) and k == "dataset_ids" else v) for k, v in body.items()} if isinstance(body, dict) else body
+    before = api.events()
+    kwargs = {"json": payload} if isinstance(payload, dict) else {"content": payload} if payload else {}
+    refused(api.call(method, fill(path), user, **kwargs), status, code)
+    assert api.events() == before, "a bad command appended events"
