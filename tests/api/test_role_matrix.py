@@ -1,0 +1,93 @@
+"""The role × endpoint matrix of DESIGN.md §2 over HTTP: every /v1 route, every role. A role without the permission
+gets 403 and its attempt is recorded; a role with it is never refused for its role. A route missing from this
+table fails the test, so a new endpoint cannot ship without its row."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.roles import PERMISSIONS, Action, Role
+from tests.api.http_story import CLEAN_RUN, new_version
+
+USERS = {Role.SUPERADMIN: "root", Role.MANAGER: "mia", Role.COMPLIANCE_MANAGER: "cora", Role.DATA_SCIENTIST: "dana",
+         Role.AUDITOR: "aud"}
+
+#: (method, route) → (the action it needs, a request: path parameters filled from the fixture, and a JSON body)
+MATRIX: dict[tuple[str, str], tuple[Action, dict]] = {
+    ("GET", "/v1/models"): (Action.READ, {}),
+    ("GET", "/v1/models/{model_id}"): (Action.READ, {}),
+    ("GET", "/v1/versions"): (Action.READ, {}),
+    ("GET", "/v1/versions/{version_id}"): (Action.READ, {}),
+    ("GET", "/v1/deployments"): (Action.READ, {}),
+    ("GET", "/v1/datasets"): (Action.READ, {}),
+    ("GET", "/v1/compliance"): (Action.READ, {}),
+    ("GET", "/v1/models/{model_id}/compliance"): (Action.READ, {}),
+    ("GET", "/v1/audit-trail"): (Action.READ, {}),
+    ("GET", "/v1/jobs"): (Action.READ, {}),
+    ("GET", "/v1/exports"): (Action.TIME_TRAVEL, {"params": {"from_position": 0, "to_position": 3}}),
+    ("GET", "/v1/users"): (Action.MANAGE_USERS, {}),
+    ("POST", "/v1/users"): (Action.MANAGE_USERS, {"json": {"username": "nemo", "role": "auditor"}}),
+    ("PUT", "/v1/users/{username}/role"): (Action.MANAGE_USERS, {"json": {"role": "auditor"}}),
+    ("GET", "/v1/users/{username}/keys"): (Action.MANAGE_USERS, {}),
+    ("POST", "/v1/users/{username}/keys"): (Action.MANAGE_USERS, {"json": {"label": "x"}}),
+    ("DELETE", "/v1/keys/{key_id}"): (Action.MANAGE_USERS, {}),
+    ("POST", "/v1/subjects/{subject}/erasure"): (Action.MANAGE_USERS, {"json": {"reason": "request 42"}}),
+    ("POST", "/v1/datasets"): (Action.TRAIN, {"json": {"name": "d", "source": "s", "schema": {"a": "float"}, "row_count": 1,
+                                                       "content_hash": "ef" * 32}}),
+    ("POST", "/v1/models"): (Action.TRAIN, {"json": {"name": "m"}}),
+    ("POST", "/v1/models/{model_id}/versions"): (Action.TRAIN, {"json": "version"}),
+    ("POST", "/v1/versions/{version_id}/export"): (Action.TRAIN, {}),
+    ("POST", "/v1/versions/{version_id}/batch-runs"): (Action.RUN_BATCH_INFERENCE, {"json": CLEAN_RUN}),
+    ("POST", "/v1/versions/{version_id}/approve"): (Action.APPROVE, {"json": {"findings": "fine"}}),
+    ("POST", "/v1/versions/{version_id}/reject"): (Action.APPROVE, {"json": {"findings": "not fine"}}),
+    ("POST", "/v1/versions/{version_id}/deploy"): (Action.DEPLOY, {"json": {"target": "local"}}),
+    ("POST", "/v1/versions/{version_id}/terminate"): (Action.DEPLOY, {"json": {"reason": "stop"}}),
+    ("POST", "/v1/versions/{version_id}/retire"): (Action.DEPLOY, {"json": {"reason": "old"}}),
+    ("PUT", "/v1/models/{model_id}/compliance/config"): (Action.CONFIGURE_COMPLIANCE, {"json": {"risk_tier": "low"}}),
+    ("PUT", "/v1/models/{model_id}/compliance/sections/{section}"): (Action.EDIT_COMPLIANCE, {"json": {"content": "text"}}),
+    ("POST", "/v1/models/{model_id}/monitoring"): (Action.REGISTER_MONITORING, {}),
+}
+OPEN = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}  # /metrics: any authenticated caller
+
+
+def test_every_route_has_its_row_in_the_matrix(api):
+    document = api.client.get("/openapi.json").json()
+    assert {(method.upper(), path) for path, item in document["paths"].items() for method in item} == set(MATRIX) | OPEN
+
+
+def test_every_role_on_every_endpoint_gets_exactly_what_section_2_allows(api):
+    model_id, version_id = new_version(api)
+    api.project()
+    dataset = api.get("/v1/datasets", "aud", limit=500).json()["items"][-1]["dataset_id"]
+    spare = api.app.issue_api_key(api.app.authenticate(api.keys["root"]), "aud", "spare")[0]
+    values = {"model_id": model_id, "version_id": version_id, "username": "mia", "key_id": spare,
+              "subject": "00000000-0000-4000-8000-000000000000", "section": "consent"}
+    failures = []
+    for (method, route), (action, request) in MATRIX.items():
+        path = route.format(**values)
+        for role, user in USERS.items():
+            kwargs = dict(request)
+            if kwargs.get("json") == "version":
+                kwargs["json"] = {"artifact_base64": "eA==", "sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+                                  "estimator": "e", "metrics": {"auc": 0.5}, "input_schema": {"a": "float"}, "target": "y",
+                                  "dataset_ids": [dataset]}
+            if route == "/v1/users/{username}/role":
+                kwargs["json"] = {"role": "manager"}  # mia stays a manager whoever succeeds
+            before = api.events()
+            response = api.call(method, path, user, **kwargs)
+            allowed = role in PERMISSIONS[action]
+            if allowed and response.status_code in (401, 403):
+                failures.append(f"{role} refused on {method} {route}: {response.text}")
+            if not allowed:
+                if response.status_code != 403 or response.json()["error"]["code"] != "forbidden":
+                    failures.append(f"{role} not refused on {method} {route}: {response.status_code} {response.text[:200]}")
+                elif api.events() != before + 1:
+                    failures.append(f"{role} refused on {method} {route} but the refusal was not recorded once")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("role", list(USERS))
+def test_metrics_answer_any_authenticated_caller_and_no_one_else(api, role):
+    response = api.call("GET", "/metrics", USERS[role])
+    assert response.status_code == 200 and "govledger_ledger_events" in response.text
+    assert api.client.get("/metrics").status_code == 401

@@ -1,0 +1,83 @@
+"""Every segregation-of-duties rule of DESIGN.md §2, attacked over HTTP: each refused with a clear error, each
+refusal recorded in the audit trail, and the version left where it was."""
+
+from __future__ import annotations
+
+from tests.api.http_story import CLEAN_RUN, document, new_version, ok, refused
+
+
+def attempts(api) -> list[dict]:
+    api.project()
+    return ok(api.get("/v1/audit-trail", "aud", outcome="refused", limit=500))["items"]
+
+
+def status(api, version: str) -> str:
+    api.project()
+    return ok(api.call("GET", f"/v1/versions/{version}", "aud"))["status"]
+
+
+def test_nobody_approves_a_version_they_trained_or_exported(api):
+    model_id, version = new_version(api, trainer="dana")
+    ok(api.call("POST", f"/v1/versions/{version}/batch-runs", "mia", json=CLEAN_RUN), 201)
+    document(api, model_id)
+    ok(api.call("PUT", "/v1/users/dana/role", "root", json={"role": "manager"}))  # the trainer becomes a manager
+    before = len(attempts(api))
+    for step in ("approve", "reject"):
+        refused(api.call("POST", f"/v1/versions/{version}/{step}", "dana", json={"findings": "looks fine to me"}),
+                403, "segregation_of_duties")
+    after = attempts(api)
+    assert len(after) == before + 2 and after[-1]["actor"] == "dana" and "trained" in after[-1]["summary"]
+    assert status(api, version) == "validated"
+
+
+def test_no_approval_before_a_completed_batch_run(api):
+    model_id, version = new_version(api)
+    document(api, model_id)
+    refused(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "ok"}), 409, "precondition_failed")
+    assert "batch inference" in attempts(api)[-1]["summary"] and status(api, version) == "staged"
+
+
+def test_no_approval_while_a_mandatory_section_is_incomplete(api):
+    model_id, version = new_version(api)
+    ok(api.call("POST", f"/v1/versions/{version}/batch-runs", "mia", json=CLEAN_RUN), 201)
+    ok(api.call("PUT", f"/v1/models/{model_id}/compliance/config", "cora", json={"risk_tier": "high"}))
+    document(api, model_id)  # four of the six written sections: high risk makes consent and provenance mandatory too
+    refused(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "ok"}), 409, "precondition_failed")
+    assert "consent" in attempts(api)[-1]["summary"] and status(api, version) == "validated"
+
+
+def test_drift_or_a_fairness_breach_needs_a_written_justification_kept_in_the_approval(api):
+    model_id, version = new_version(api)
+    ok(api.call("POST", f"/v1/versions/{version}/batch-runs", "mia", json={**CLEAN_RUN, "drift_share": 0.6,
+                                                                            "drift_detected": True, "fairness_breach": True}), 201)
+    document(api, model_id)
+    for justification in (None, "fine"):
+        refused(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "ok", "justification": justification}),
+                409, "precondition_failed")
+    why = "drift is seasonal; the challenger is monitored weekly"
+    ok(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "ok", "justification": why}))
+    approval = [e for e in api.app.recorder.select_notifications(start=1, limit=10**5) if e.topic.endswith("ModelVersion.Approved")][-1]
+    assert api.app.mapper.to_domain_event(approval).justification == why
+
+
+def test_only_approved_versions_are_deployed_and_a_terminated_deployment_stays_terminated(api):
+    model_id, version = new_version(api)
+    refused(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={}), 409, "illegal_transition")
+    ok(api.call("POST", f"/v1/versions/{version}/batch-runs", "mia", json=CLEAN_RUN), 201)
+    refused(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={}), 409, "illegal_transition")
+    document(api, model_id)
+    ok(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "ok"}))
+    ok(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={}))
+    ok(api.call("POST", f"/v1/versions/{version}/terminate", "mia", json={"reason": "incident 7"}))
+    refused(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={}), 409, "illegal_transition")
+    refused(api.call("POST", f"/v1/versions/{version}/terminate", "mia", json={"reason": "again"}), 409, "illegal_transition")
+    assert status(api, version) == "terminated"
+    assert [a["action"] for a in attempts(api)[-4:]] == ["deploy"] * 4
+
+
+def test_a_data_scientist_cannot_document_someone_elses_model(api):
+    model_id, _ = new_version(api, trainer="dana")
+    ok(api.call("POST", "/v1/users", "root", json={"username": "eve", "role": "data_scientist"}), 201)
+    api.keys["eve"] = ok(api.call("POST", "/v1/users/eve/keys", "root", json={"label": "t"}), 201)["api_key"]
+    refused(api.call("PUT", f"/v1/models/{model_id}/compliance/sections/consent", "eve", json={"content": "x"}), 403, "forbidden")
+    assert attempts(api)[-1]["actor"] == "eve"
