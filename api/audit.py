@@ -11,10 +11,11 @@ from fastapi import APIRouter, Query
 from projections.queries import AUDIT_COLUMNS, JOB_COLUMNS
 
 from .deps import CurrentActor, ServicesDep
+from .errors import RESPONSES
 from .reading import AsOf, Cursor, Limit, Page, reading
 from .views import AuditEntry, JobPublic, with_position
 
-router = APIRouter(prefix="/v1", tags=["audit"])
+router = APIRouter(prefix="/v1", tags=["audit"], responses=RESPONSES)
 
 Filter = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]
 ACTIONS = Literal["manage_users", "train", "run_batch_inference", "edit_compliance", "configure_compliance", "approve",

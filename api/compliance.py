@@ -12,10 +12,11 @@ from projections.compliance import score_view
 from projections.queries import SCORE_COLUMNS
 
 from .deps import CurrentActor, ServicesDep
+from .errors import RESPONSES
 from .reading import AsOf, Cursor, Limit, Page, reading
 from .views import Body, CompliancePublic, ModelRecorded, Recorded, Text, model_view
 
-router = APIRouter(prefix="/v1", tags=["compliance"])
+router = APIRouter(prefix="/v1", tags=["compliance"], responses=RESPONSES)
 
 SectionName = Literal["model_info", "domain_context", "fairness_bias", "provenance", "consent", "risk_classification",
                       "performance", "explainability", "drift_monitoring", "approvals", "deployment", "audit_logging"]

@@ -17,8 +17,9 @@ from ledger.export import export_bundle
 from ledger.slices import choose
 
 from .deps import CurrentActor, ServicesDep
+from .errors import RESPONSES
 
-router = APIRouter(prefix="/v1/exports", tags=["exports"])
+router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=RESPONSES)
 
 
 @router.get("", response_class=FileResponse, responses={200: {"content": {"application/gzip": {}}, "description": "the bundle"}})

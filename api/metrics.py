@@ -7,15 +7,22 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from projections.runner import tracked
 
 from .deps import CurrentActor, Services
+from .errors import RESPONSES
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], responses={k: v for k, v in RESPONSES.items() if k in (401, 503)})
 
 
 class LedgerCollector(Collector):

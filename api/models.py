@@ -14,11 +14,25 @@ from domain.errors import InvalidInput
 from projections.queries import DATASET_COLUMNS, MODEL_COLUMNS, VERSION_COLUMNS
 
 from .deps import CurrentActor, ServicesDep
+from .errors import RESPONSES
 from .reading import AsOf, Cursor, Limit, Page, reading
-from .views import (Body, DatasetPublic, DatasetRecorded, ModelDetail, ModelPublic, ModelRecorded, Name, Text,
-                    VersionPublic, VersionRecorded, model_view, version_view, with_position)
+from .views import (
+    Body,
+    DatasetPublic,
+    DatasetRecorded,
+    ModelDetail,
+    ModelPublic,
+    ModelRecorded,
+    Name,
+    Text,
+    VersionPublic,
+    VersionRecorded,
+    model_view,
+    version_view,
+    with_position,
+)
 
-router = APIRouter(prefix="/v1", tags=["registry"])
+router = APIRouter(prefix="/v1", tags=["registry"], responses=RESPONSES)
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 MAX_ARTIFACT = 64 * 1024 * 1024

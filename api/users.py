@@ -12,10 +12,11 @@ from domain.users import user_id_for
 from projections.queries import USER_COLUMNS
 
 from .deps import CurrentActor, ServicesDep
+from .errors import RESPONSES
 from .reading import AsOf, Cursor, Limit, Page, reading
 from .views import Body, Name, Recorded, Text, UserPublic
 
-router = APIRouter(prefix="/v1", tags=["users"])
+router = APIRouter(prefix="/v1", tags=["users"], responses=RESPONSES)
 
 Username = Annotated[str, Path(max_length=64)]
 RoleName = Literal["superadmin", "manager", "compliance_manager", "data_scientist", "auditor"]
