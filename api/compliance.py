@@ -8,8 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import Field
 
-from projections.compliance import score_view
-from projections.queries import SCORE_COLUMNS
+from projections.compliance import MODEL_INPUTS, score_view, scores
 
 from .deps import CurrentActor, ServicesDep
 from .errors import RESPONSES
@@ -28,15 +27,16 @@ def list_scores(services: ServicesDep, actor: CurrentActor, as_of: AsOf = None, 
                 limit: Limit = 100) -> dict[str, Any]:
     """Every model's compliance score with its breakdown (docs/compliance.md gives the formula)."""
     with reading(services, actor, "compliance scores", as_of=as_of, cursor=cursor) as r:
-        query = r.query().valid_at(r.nid).owned_by(r.owner)
-        return r.fetch(query, "compliance_scores", SCORE_COLUMNS, {"model_id": str}, limit)
+        page = r.fetch(r.query().valid_at(r.nid).owned_by(r.owner), "registry_models", MODEL_INPUTS, {"model_id": str}, limit)
+        return {**page, "items": scores(r.conn, r.param, r.nid, page["items"])}
 
 
 @router.get("/models/{model_id}/compliance", response_model=CompliancePublic)
 def model_score(services: ServicesDep, actor: CurrentActor, model_id: UUID, as_of: AsOf = None) -> dict[str, Any]:
     services.governance.get_model(actor, model_id)
     with reading(services, actor, f"compliance of model {model_id}", as_of=as_of) as r:
-        return r.row("compliance_scores", SCORE_COLUMNS, "model_id", str(model_id), f"model {model_id}")
+        model = r.row("registry_models", MODEL_INPUTS, "model_id", str(model_id), f"model {model_id}")
+        return scores(r.conn, r.param, r.nid, [model])[0]
 
 
 class ScoreRecorded(Recorded):

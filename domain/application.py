@@ -17,10 +17,27 @@ from eventsourcing.persistence import IntegrityError
 from .access import Erasure, Refusal
 from .compliance import ComplianceConfig, ComplianceScore, score
 from .datasets import Dataset
-from .errors import ArtifactMismatch, Conflict, InvalidInput, NotFound, Refused, Unauthenticated
+from .errors import (
+    ArtifactMismatch,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Refused,
+    Unauthenticated,
+)
 from .models import Model, ModelVersion
 from .roles import Action, Actor, Role, check_allowed, check_can_read
-from .users import NAMESPACE, ApiKey, User, api_key_id_for, check_username, hash_api_key, new_api_key, parse_api_key, user_id_for
+from .users import (
+    NAMESPACE,
+    ApiKey,
+    User,
+    api_key_id_for,
+    check_username,
+    hash_api_key,
+    new_api_key,
+    parse_api_key,
+    user_id_for,
+)
 
 T = TypeVar("T")
 INSTALLATION_ID = uuid5(NAMESPACE, "installation")

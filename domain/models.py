@@ -7,11 +7,17 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from .compliance import SECTIONS, ComplianceConfig, RiskTier
 from .datasets import check_schema
-from .errors import IllegalTransition, InvalidInput, PreconditionFailed, SegregationOfDuties
+from .errors import (
+    IllegalTransition,
+    InvalidInput,
+    PreconditionFailed,
+    SegregationOfDuties,
+)
+from .timed import TimedAggregate
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MIN_JUSTIFICATION = 20
@@ -59,7 +65,7 @@ def _check_hash(value: Any, what: str) -> str:
     return value
 
 
-class Model(Aggregate):
+class Model(TimedAggregate):
     """A governed model: its owner, its versions and its compliance documentation and configuration."""
 
     @event("Registered")
@@ -112,7 +118,7 @@ class Model(Aggregate):
         self.monitored = True
 
 
-class ModelVersion(Aggregate):
+class ModelVersion(TimedAggregate):
     """One trained version of a model, walking trained → staged → validated → approved | rejected → deployed → terminated → retired."""
 
     @event("Imported")

@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate, event
 
 from .errors import Conflict, InvalidInput, Unauthenticated
 from .roles import Role
+from .timed import TimedAggregate
 
 NAMESPACE = UUID("4f0c2d8e-5b7a-4d1e-9c3f-6a2b8e9d0c11")
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
@@ -52,7 +53,7 @@ def hash_api_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class User(Aggregate):
+class User(TimedAggregate):
     @event("Created")
     def __init__(self, username: str, role: Role, created_by: str, identity: str | None = None) -> None:
         self.username = username

@@ -12,8 +12,7 @@ from typing import Any
 from yoyo import step
 
 OLD = ("registry_models", "registry_versions", "projection_event_times")
-TABLES = ("registry_models", "registry_versions", "registry_datasets", "registry_users", "compliance_scores",
-          "audit_trail", "jobs")
+TABLES = ("registry_models", "registry_versions", "registry_datasets", "registry_users", "audit_trail", "jobs")
 
 
 def _tables(big: str) -> list[tuple[str, str]]:
@@ -21,18 +20,18 @@ def _tables(big: str) -> list[tuple[str, str]]:
     return [
         ("registry_models", f"model_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL, owner TEXT NOT NULL,"
                             f" registered_by TEXT NOT NULL, versions INTEGER NOT NULL, monitored INTEGER NOT NULL,"
-                            f" risk_tier TEXT NOT NULL, {versioned}, PRIMARY KEY (model_id, valid_from)"),
+                            f" risk_tier TEXT NOT NULL, applicable TEXT NOT NULL, mandatory TEXT NOT NULL, sections TEXT NOT NULL,"
+                            f" {versioned}, PRIMARY KEY (model_id, valid_from)"),
         ("registry_versions", f"version_id TEXT NOT NULL, model_id TEXT NOT NULL, number INTEGER NOT NULL, status TEXT NOT NULL,"
                               f" estimator TEXT NOT NULL, target TEXT NOT NULL, trained_by TEXT NOT NULL,"
                               f" artifact_hash TEXT NOT NULL, dataset_ids TEXT NOT NULL, metrics TEXT NOT NULL,"
-                              f" deployment_target TEXT, {versioned}, PRIMARY KEY (version_id, valid_from)"),
+                              f" deployment_target TEXT, created_at TEXT NOT NULL, last_run TEXT, decision TEXT, deployed_at TEXT,"
+                              f" {versioned}, PRIMARY KEY (version_id, valid_from)"),
         ("registry_datasets", f"dataset_id TEXT PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL,"
                               f" row_count {big} NOT NULL, content_hash TEXT NOT NULL, registered_by TEXT NOT NULL,"
                               f" valid_from {big} NOT NULL"),
         ("registry_users", f"user_id TEXT NOT NULL, username TEXT NOT NULL, role TEXT NOT NULL, active INTEGER NOT NULL,"
                            f" {versioned}, PRIMARY KEY (user_id, valid_from)"),
-        ("compliance_scores", f"model_id TEXT NOT NULL, score INTEGER NOT NULL, risk_tier TEXT NOT NULL,"
-                              f" breakdown TEXT NOT NULL, sections TEXT NOT NULL, {versioned}, PRIMARY KEY (model_id, valid_from)"),
         ("audit_trail", f"notification_id {big} PRIMARY KEY, recorded_at TEXT NOT NULL, aggregate_id TEXT NOT NULL,"
                         f" event_type TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL, actor TEXT,"
                         f" model_id TEXT, data_subject TEXT, summary TEXT NOT NULL"),
@@ -46,7 +45,6 @@ INDEXES = [
     ("registry_versions_model", "registry_versions (model_id, valid_from)"),
     ("registry_versions_open", "registry_versions (valid_to)"),
     ("registry_models_open", "registry_models (valid_to)"),
-    ("compliance_scores_open", "compliance_scores (valid_to)"),
     ("audit_trail_at", "audit_trail (recorded_at)"),
     ("audit_trail_model", "audit_trail (model_id, notification_id)"),
     ("audit_trail_actor", "audit_trail (actor, notification_id)"),

@@ -64,7 +64,6 @@ class AuditTrail:
     def __init__(self, rows: Rows, lookups: Lookups) -> None:
         self.rows = rows
         self.lookups = lookups
-        self.pending: list[tuple[Any, ...]] = []
 
     def _actor(self, conn: Any, event: Any) -> str | None:
         for field in ACTOR_FIELDS:
@@ -106,16 +105,11 @@ class AuditTrail:
             known = ACTIONS.get((owner, name))
             action = known.name.lower() if known else Action.MANAGE_USERS.name.lower() if owner in ("User", "ApiKey", "Erasure", "Installation") else "other"
             outcome = "recorded"
-        self.pending.append((nid, recorded_at, str(event.originator_id), f"{owner}.{name}", action, outcome,
-                             self._actor(conn, event), self._model(conn, owner, event), self._subject(owner, event),
-                             _summary(owner, name, event)))
-
-    def flush(self, conn: Any) -> None:
-        if self.pending:
-            marks = ", ".join([self.rows.p] * 10)
-            conn.cursor().executemany("INSERT INTO audit_trail (notification_id, recorded_at, aggregate_id, event_type, action, outcome,"
-                             f" actor, model_id, data_subject, summary) VALUES ({marks})", self.pending)
-            self.pending = []
+        self.rows.insert(conn, "audit_trail", {
+            "notification_id": nid, "recorded_at": recorded_at, "aggregate_id": str(event.originator_id),
+            "event_type": f"{owner}.{name}", "action": action, "outcome": outcome, "actor": self._actor(conn, event),
+            "model_id": self._model(conn, owner, event), "data_subject": self._subject(owner, event),
+            "summary": _summary(owner, name, event)})
 
 
 class Jobs:

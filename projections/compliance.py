@@ -1,22 +1,20 @@
-"""Compliance scores and breakdowns per model, as of any ledger position, computed by the domain's own formula.
-
-The score needs the model and its latest version as they stood at each event. The projector keeps those
-aggregates in memory, advancing them with each event; after a restart it reads an aggregate once from the
-event store, at exactly the version it had reached at that position.
-"""
+"""Compliance scores as of any position, computed at query time by the domain's own formula (docs/compliance.md)
+from the registry rows valid then: the model's configuration and written sections, and its latest version."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
-from domain.compliance import score
-from ledger.database import Database
+from domain.compliance import ComplianceConfig, RiskTier, score
+from domain.models import Status
 
-from .registry import kind_of
-from .rows import Rows, dumps
+from .queries import Query
 
-CACHE_LIMIT = 50_000
+MODEL_INPUTS = "model_id, risk_tier, applicable, mandatory, sections"
+VERSION_INPUTS = "model_id, number, status, trained_by, created_at, last_run, decision, deployment_target, deployed_at"
 
 
 def score_view(model: Any, latest: Any | None) -> dict[str, Any]:
@@ -31,57 +29,31 @@ def score_view(model: Any, latest: Any | None) -> dict[str, Any]:
     }
 
 
-class Compliance:
-    def __init__(self, rows: Rows, repository: Any, db: Database) -> None:
-        self.rows = rows
-        self.repository = repository
-        self.db = db
-        self.aggregates: dict[UUID, Any] = {}
+def _at(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if record is None else {**record, "at": datetime.fromisoformat(record["at"])}
 
-    def _at(self, conn: Any, aggregate_id: UUID, nid: int) -> Any | None:
-        """The aggregate as it stood just before notification `nid` (None if it did not exist yet)."""
-        p, db = self.rows.p, self.db
-        row = conn.execute(f"SELECT MAX(originator_version) FROM ledger_events WHERE originator_id = {p} AND {db.nid_column} < {p}",
-                           (aggregate_id.hex if db.is_sqlite else aggregate_id, nid)).fetchone()  # SQLite stores the hex form
-        version = row[0] if row else None
-        if version is None:
-            return None
-        cached = self.aggregates.get(aggregate_id)
-        if cached is not None and cached.version == version:
-            return cached
-        found = self.repository.get(aggregate_id, version=version)
-        self._keep(found)
-        return found
 
-    def _keep(self, aggregate: Any) -> None:
-        if len(self.aggregates) >= CACHE_LIMIT:
-            self.aggregates.clear()
-        self.aggregates[aggregate.id] = aggregate
+def _model(row: dict[str, Any]) -> Any:
+    config = ComplianceConfig(RiskTier(row["risk_tier"]), frozenset(row["applicable"]), frozenset(row["mandatory"]))
+    sections = {name: {**s, "edited_at": datetime.fromisoformat(s["edited_at"])} for name, s in row["sections"].items()}
+    return SimpleNamespace(id=UUID(row["model_id"]), config=config, sections=sections)
 
-    def _advance(self, conn: Any, nid: int, event: Any) -> Any:
-        before = self.aggregates.get(event.originator_id)
-        if before is None or before.version != event.originator_version - 1:
-            before = self._at(conn, event.originator_id, nid) if event.originator_version > 1 else None
-        after = event.mutate(before)
-        self._keep(after)
-        return after
 
-    def apply(self, conn: Any, nid: int, recorded_at: str, event: Any) -> None:
-        owner, _ = kind_of(event)
-        if owner not in ("Model", "ModelVersion"):
-            return
-        changed = self._advance(conn, nid, event)
-        model = changed if owner == "Model" else self._at(conn, changed.model_id, nid + 1)
-        if model is None:
-            return
-        latest = None
-        for version_id in reversed(model.version_ids):  # a version added in this transaction may not be imported yet
-            latest = self._at(conn, version_id, nid + 1)
-            if latest is not None:
-                break
-        view = score_view(model, latest)
-        values = {"score": view["score"], "risk_tier": view["risk_tier"], "breakdown": dumps(view["breakdown"]),
-                  "sections": dumps(view["sections"])}
-        ident = str(model.id)
-        if self.rows.change(conn, "compliance_scores", "model_id", ident, nid, **values) is None:
-            self.rows.open(conn, "compliance_scores", nid, {"model_id": ident, **values})
+def _version(row: dict[str, Any] | None) -> Any | None:
+    if row is None:
+        return None
+    deployment = {"target": row["deployment_target"], "at": datetime.fromisoformat(row["deployed_at"])} if row["deployed_at"] else None
+    return SimpleNamespace(number=row["number"], status=Status(row["status"]), trained_by_name=row["trained_by"],
+                           created_on=datetime.fromisoformat(row["created_at"]), last_batch_run=_at(row["last_run"]),
+                           decision=_at(row["decision"]), deployment=deployment)
+
+
+def scores(conn: Any, param: str, nid: int, models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The compliance view of each model row (MODEL_INPUTS), with its latest version as of notification `nid`."""
+    if not models:
+        return []
+    ids = [m["model_id"] for m in models]
+    query = Query(param).valid_at(nid).add(f"model_id IN ({', '.join([param] * len(ids))})", *ids)
+    versions, _ = query.fetch(conn, "registry_versions", VERSION_INPUTS, ("model_id", "number"), None, 1_000_000)
+    latest = {v["model_id"]: v for v in versions}  # in number order: the last one stays
+    return [score_view(_model(m), _version(latest.get(m["model_id"]))) for m in models]

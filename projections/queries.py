@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-JSON_COLUMNS = frozenset({"dataset_ids", "metrics", "breakdown", "sections", "result"})
+JSON_COLUMNS = frozenset({"dataset_ids", "metrics", "sections", "result", "applicable", "mandatory", "last_run", "decision"})
 BOOL_COLUMNS = frozenset({"monitored", "active"})
 
 
@@ -59,7 +59,8 @@ class Query:
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     for name in row.keys() & JSON_COLUMNS:
-        row[name] = json.loads(row[name])
+        if row[name] is not None:
+            row[name] = json.loads(row[name])
     for name in row.keys() & BOOL_COLUMNS:
         row[name] = bool(row[name])
     return row
@@ -70,7 +71,6 @@ VERSION_COLUMNS = ("version_id, model_id, number, status, estimator, target, tra
                    " deployment_target, valid_from")
 DATASET_COLUMNS = "dataset_id, name, source, row_count, content_hash, registered_by, valid_from"
 USER_COLUMNS = "user_id, username, role, active, valid_from"
-SCORE_COLUMNS = "model_id, score, risk_tier, breakdown, sections, valid_from"
 AUDIT_COLUMNS = "notification_id, recorded_at, aggregate_id, event_type, action, outcome, actor, model_id, data_subject, summary"
 JOB_COLUMNS = "job_id, kind, status, version_id, model_id, requested_by, rows_scored, result, recorded_at, valid_from"
 

@@ -1,10 +1,20 @@
-"""The registry read model: models, versions (status and lineage), datasets and users, as of any ledger position."""
+"""The registry read model: models, versions (status and lineage), datasets and users, as of any ledger position.
+
+Models and versions also carry what the compliance score is computed from (configuration, written sections, the
+latest batch run, the review and the deployment), so a score as of any position is computed at query time by the
+domain's own formula, never stored twice.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from domain.compliance import ComplianceConfig
+
 from .rows import Rows, dumps
+
+_DEFAULT = ComplianceConfig.default()
 
 #: event class name on ModelVersion → the status it leads to
 VERSION_STATUS = {"Exported": "staged", "BatchRunCompleted": "validated", "Approved": "approved", "Rejected": "rejected",
@@ -23,32 +33,49 @@ class Registry:
     def __init__(self, rows: Rows) -> None:
         self.rows = rows
 
-    def apply(self, conn: Any, nid: int, event: Any) -> None:
+    def apply(self, conn: Any, nid: int, recorded_at: str, event: Any) -> None:
         owner, name = kind_of(event)
         ident = str(event.originator_id)
         rows = self.rows
         if owner == "Model":
             if name == "Registered":
-                rows.open(conn, "registry_models", nid, {
+                rows.open(conn, "registry_models", "model_id", nid, {
                     "model_id": ident, "name": event.name, "description": event.description, "owner": str(event.owner),
-                    "registered_by": event.registered_by, "versions": 0, "monitored": 0, "risk_tier": "medium"})
+                    "registered_by": event.registered_by, "versions": 0, "monitored": 0, "risk_tier": _DEFAULT.risk_tier.value,
+                    "applicable": dumps(sorted(_DEFAULT.applicable)), "mandatory": dumps(sorted(_DEFAULT.mandatory)),
+                    "sections": "{}"})
             elif name == "VersionAdded":
                 rows.change(conn, "registry_models", "model_id", ident, nid, versions=event.number)
             elif name == "ComplianceConfigured":
-                rows.change(conn, "registry_models", "model_id", ident, nid, risk_tier=event.risk_tier)
+                rows.change(conn, "registry_models", "model_id", ident, nid, risk_tier=event.risk_tier,
+                            applicable=dumps(sorted(event.applicable)), mandatory=dumps(sorted(event.mandatory)))
+            elif name == "ComplianceSectionEdited":
+                current = rows.current(conn, "registry_models", "model_id", ident)
+                if current is not None:
+                    sections = json.loads(current["sections"])
+                    sections[event.section] = {"content": event.after, "edited_by": event.edited_by, "edited_at": recorded_at}
+                    rows.change(conn, "registry_models", "model_id", ident, nid, sections=dumps(sections))
             elif name == "MonitoringRegistered":
                 rows.change(conn, "registry_models", "model_id", ident, nid, monitored=1)
         elif owner == "ModelVersion":
             if name == "Imported":
-                rows.open(conn, "registry_versions", nid, {
+                rows.open(conn, "registry_versions", "version_id", nid, {
                     "version_id": ident, "model_id": str(event.model_id), "number": event.number, "status": "trained",
                     "estimator": event.estimator, "target": event.target, "trained_by": event.trained_by_name,
                     "artifact_hash": event.artifact_hash, "dataset_ids": dumps([str(d) for d in event.dataset_ids]),
-                    "metrics": dumps(event.metrics), "deployment_target": None})
+                    "metrics": dumps(event.metrics), "deployment_target": None, "created_at": recorded_at, "last_run": None,
+                    "decision": None, "deployed_at": None})
             elif name in VERSION_STATUS:
                 changes = {"status": VERSION_STATUS[name]}
                 if name == "Deployed":
-                    changes["deployment_target"] = event.target
+                    changes.update(deployment_target=event.target, deployed_at=recorded_at)
+                elif name == "BatchRunCompleted":
+                    changes["last_run"] = dumps({
+                        "run_id": event.run_id, "rows": event.rows, "metrics": event.metrics, "report_hashes": event.report_hashes,
+                        "drift_share": event.drift_share, "drift_detected": event.drift_detected,
+                        "fairness_breach": event.fairness_breach, "at": recorded_at})
+                elif name in ("Approved", "Rejected"):
+                    changes["decision"] = dumps({"findings": event.findings, "at": recorded_at})
                 rows.change(conn, "registry_versions", "version_id", ident, nid, **changes)
         elif owner == "Dataset" and name == "Registered":
             rows.insert(conn, "registry_datasets", {
@@ -56,7 +83,7 @@ class Registry:
                 "content_hash": event.content_hash, "registered_by": event.registered_by, "valid_from": nid})
         elif owner == "User":
             if name == "Created":
-                rows.open(conn, "registry_users", nid, {"user_id": ident, "username": event.username,
+                rows.open(conn, "registry_users", "user_id", nid, {"user_id": ident, "username": event.username,
                                                         "role": str(event.role), "active": 1})
             elif name == "RoleChanged":
                 rows.change(conn, "registry_users", "user_id", ident, nid, role=str(event.role))

@@ -16,7 +16,6 @@ from ledger.database import Database
 from migrations.read_models import TABLES
 
 from .audit import AuditTrail, Jobs
-from .compliance import Compliance
 from .registry import Lookups, Registry
 from .rows import Rows
 
@@ -31,15 +30,15 @@ def tracked(conn: Any, db: Database) -> int:
 
 
 class Projector:
-    """The read models of one database, fed from its ledger. `app` gives the event mapper and the repository."""
+    """The read models of one database, fed from its ledger (`app` gives the event mapper)."""
 
     def __init__(self, db: Database, app: Any, *, batch: int = BATCH) -> None:
         self.db, self.app, self.batch = db, app, batch
-        rows = Rows(db.param())
-        lookups = Lookups(rows)
-        self.registry = Registry(rows)
-        self.audit = AuditTrail(rows, lookups)
-        self.models = [self.registry, self.audit, Jobs(rows, lookups), Compliance(rows, app.repository, db)]
+        self.committed: int | None = None  # the position this process last wrote; memory is valid only there
+        self.rows = Rows(db.param())
+        lookups = Lookups(self.rows)
+        self.registry = Registry(self.rows)
+        self.models = [self.registry, AuditTrail(self.rows, lookups), Jobs(self.rows, lookups)]
 
     def _apply_batch(self, conn: Any, position: int, end: int) -> None:
         p, nid_col, mapper = self.db.param(), self.db.nid_column, self.app.mapper
@@ -50,10 +49,9 @@ class Projector:
             event = mapper.to_domain_event(StoredEvent(UUID(originator), version, topic, bytes(state)))
             # ISO 8601 in UTC with microseconds sorts as text, on SQLite and PostgreSQL alike.
             recorded_at = event.timestamp.astimezone(UTC).isoformat(timespec="microseconds")
-            self.registry.apply(conn, nid, event)
-            for model in self.models[1:]:
+            for model in self.models:
                 model.apply(conn, nid, recorded_at, event)
-        self.audit.flush(conn)
+        self.rows.flush(conn)
 
     def catch_up(self, *, until: int | None = None, progress: Callable[[int, int], None] | None = None) -> int:
         """Apply every event after the tracked position (up to notification `until`); return the new position."""
@@ -69,18 +67,28 @@ class Projector:
                     # one projector at a time; another process waits here, then continues from the new position
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext('govledger.projector'))")
                 position = tracked(conn, db)
+                if position != self.committed:
+                    self.forget()  # another projector moved on, or this is a fresh start: re-read what is stored
                 if position >= end:
                     conn.rollback()
                     break
                 upto = min(position + self.batch, end)
-                self._apply_batch(conn, position, upto)
+                try:
+                    self._apply_batch(conn, position, upto)
+                except BaseException:
+                    self.forget()  # what is in memory may now be ahead of what is stored
+                    raise
                 conn.execute(f"DELETE FROM projection_tracking WHERE name = {p}", (NAME,))
                 conn.execute(f"INSERT INTO projection_tracking (name, notification_id) VALUES ({p}, {p})", (NAME, upto))
                 conn.commit()
-                position = upto
+                position = self.committed = upto
                 if progress is not None:
                     progress(position, end)
         return position
+
+    def forget(self) -> None:
+        self.committed = None
+        self.rows.forget()
 
     def rebuild(self, *, until: int | None = None, progress: Callable[[int, int], None] | None = None) -> int:
         """Drop the read models' rows and tracking, and apply the events again from the start."""
@@ -93,9 +101,7 @@ class Projector:
                 conn.execute(f"DELETE FROM {table}")
             conn.execute(f"DELETE FROM projection_tracking WHERE name = {self.db.param()}", (NAME,))
             conn.commit()
-        for model in self.models:
-            if isinstance(model, Compliance):
-                model.aggregates.clear()
+        self.forget()
         return self.catch_up(until=until, progress=progress)
 
 

@@ -9,13 +9,13 @@ from domain.application import Governance
 from domain.models import Model
 from ledger.database import Database
 from migrations.read_models import TABLES
-from projections.compliance import score_view
-from projections.queries import AUDIT_COLUMNS, SCORE_COLUMNS, VERSION_COLUMNS, Query
+from projections.compliance import MODEL_INPUTS, score_view, scores
+from projections.queries import AUDIT_COLUMNS, VERSION_COLUMNS, Query
 from projections.runner import Projector, tracked
 from tests.projections.story import story
 
 ORDER = {"registry_models": "model_id, valid_from", "registry_versions": "version_id, valid_from",
-         "registry_datasets": "dataset_id", "registry_users": "user_id, valid_from", "compliance_scores": "model_id, valid_from",
+         "registry_datasets": "dataset_id", "registry_users": "user_id, valid_from",
          "audit_trail": "notification_id", "jobs": "valid_from, job_id"}
 
 
@@ -96,8 +96,9 @@ def test_every_as_of_answer_equals_a_replay_to_that_position(db):
             p = db.param()
             rows, _ = Query(p).valid_at(nid).fetch(conn, "registry_versions", VERSION_COLUMNS, ("version_id",), None, 1000)
             projected_versions = {r["version_id"]: (r["status"], r["model_id"], r["number"]) for r in rows}
-            rows, _ = Query(p).valid_at(nid).fetch(conn, "compliance_scores", SCORE_COLUMNS, ("model_id",), None, 1000)
-            projected_scores = {r["model_id"]: (r["score"], r["risk_tier"], r["breakdown"], r["sections"]) for r in rows}
+            models, _ = Query(p).valid_at(nid).fetch(conn, "registry_models", MODEL_INPUTS, ("model_id",), None, 1000)
+            projected_scores = {r["model_id"]: (r["score"], r["risk_tier"], r["breakdown"], r["sections"])
+                                for r in scores(conn, p, nid, models)}
             assert (projected_versions, projected_scores) == replay.answers(nid), f"as of notification {nid}"
             audit, _ = Query(p).add(f"notification_id <= {p}", nid).fetch(conn, "audit_trail", AUDIT_COLUMNS,
                                                                            ("notification_id",), None, 10**6)

@@ -1,0 +1,147 @@
+"""Projection figures (DESIGN.md §15): a full rebuild in events/s, and `as_of` query latency over HTTP on a 10⁶-event ledger.
+
+The ledger is built through the domain's own aggregates, shaped like a year of governance: datasets, models with
+their compliance configuration and sections, versions walking the lifecycle to deployment, batch runs, refused
+attempts and users. Queries go through the API in-process (authentication, role checks, as_of resolution, JSON),
+at random positions, by position and by time, on each list and on one model.
+
+    python bench/projections.py [--events 1000000] [--db postgresql|sqlite] [--queries 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from uuid import uuid4
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from api.app import create_app  # noqa: E402
+from api.deps import Services  # noqa: E402
+from bench.common import drop_pg, fresh_pg, fresh_sqlite, pct  # noqa: E402
+from domain.access import Refusal  # noqa: E402
+from domain.application import Governance  # noqa: E402
+from domain.compliance import ComplianceConfig  # noqa: E402
+from domain.datasets import Dataset  # noqa: E402
+from domain.models import Model, ModelVersion  # noqa: E402
+from ledger_tools.note import generate_signer  # noqa: E402
+from projections.runner import Projector  # noqa: E402
+
+WRITTEN = ("model_info", "domain_context", "fairness_bias", "provenance", "consent", "risk_classification")
+
+
+def model_cycle(rng: random.Random, owner, reviewer) -> list:
+    """One model's year: ~40 events over a model, three versions and their datasets, and a refused attempt."""
+    model = Model.register(name=f"model-{rng.getrandbits(32):08x}", description="credit risk", owner=owner, registered_by="dana")
+    model.configure_compliance(ComplianceConfig.build(rng.choice(["high", "medium", "low"])), "cora")
+    for section in WRITTEN:
+        model.edit_section(section, "documented " * 20, "dana")
+    out = [model]
+    for number in range(1, 4):
+        datasets = [Dataset.register(name=f"feed-{number}-{i}", source=f"s3://feed/{uuid4()}.csv", schema={"income": "float", "age": "integer"},
+                                     row_count=rng.randint(1_000, 100_000), content_hash="%064x" % rng.getrandbits(256),
+                                     registered_by="dana") for i in range(4)]
+        version = ModelVersion.import_trained(
+            model_id=model.id, number=number, artifact_hash="%064x" % rng.getrandbits(256), estimator="HistGradientBoosting",
+            metrics={"auc": 0.8}, input_schema={"income": "float", "age": "integer"}, target="default",
+            dataset_ids=[d.id for d in datasets], trained_by=owner, trained_by_name="dana")
+        model.add_version(version.id, number, "dana")
+        version.export_to_staging(owner)
+        version.record_batch_run(run_id=f"run-{uuid4()}", rows=5_000, metrics={"auc": 0.81},
+                                 report_hashes={"drift": "ab" * 32, "explanations": "cd" * 32}, drift_share=0.1,
+                                 drift_detected=False, fairness_breach=False, by=reviewer)
+        version.approve(by=reviewer, by_name="mia", findings="meets the bar", justification=None, missing_mandatory=[])
+        version.deploy(target="local", by=reviewer)
+        if number < 3:
+            version.terminate(by=reviewer, reason="superseded")
+        out += [*datasets, version]
+    out.append(Refusal(owner, "dana", "data_scientist", "approve or reject a model version", f"model version {version.id}",
+                       "forbidden", "dana (data_scientist) may not approve or reject a model version"))
+    return out
+
+
+def build(app: Governance, events: int, rng: random.Random) -> tuple[int, float]:
+    admin = app.authenticate(KEYS["root"])
+    for name, role in (("dana", "data_scientist"), ("mia", "manager"), ("cora", "compliance_manager"), ("aud", "auditor")):
+        app.create_user(admin, name, role)
+        KEYS[name] = app.issue_api_key(admin, name, "bench")[1]
+    owner, reviewer = app.authenticate(KEYS["dana"]).user_id, app.authenticate(KEYS["mia"]).user_id
+    start, written = time.perf_counter(), app.recorder.max_notification_id()
+    while written < events:
+        batch = [a for _ in range(5) for a in model_cycle(rng, owner, reviewer)]
+        written = app.save(*batch)[-1].notification.id
+    return written, time.perf_counter() - start
+
+
+KEYS: dict[str, str] = {}
+
+
+def query_latencies(client: TestClient, app: Governance, end: int, count: int, rng: random.Random) -> dict[str, list[float]]:
+    headers = {"Authorization": f"Bearer {KEYS['aud']}"}
+    models = client.get("/v1/models", headers=headers, params={"limit": 500}).json()["items"]
+    times = {}
+    for n in (1, end // 2, end):
+        event = app.mapper.to_domain_event(app.recorder.select_notifications(start=n, limit=1)[0])
+        times[n] = event.timestamp.isoformat()
+    first, last = min(times.values()), max(times.values())
+    kinds = {
+        "models": lambda p: ("/v1/models", {"as_of": p}),
+        "versions": lambda p: ("/v1/versions", {"as_of": p}),
+        "compliance": lambda p: ("/v1/compliance", {"as_of": p}),
+        "audit-trail": lambda p: ("/v1/audit-trail", {"as_of": p, "order": "desc"}),
+        "audit-trail of a model": lambda p: ("/v1/audit-trail", {"as_of": p, "model_id": rng.choice(models)["model_id"]}),
+        "one model's compliance": lambda p: (f"/v1/models/{rng.choice(models)['model_id']}/compliance", {"as_of": p}),
+        "versions as of a time": lambda p: ("/v1/versions", {"as_of": first if p % 2 else last}),
+    }
+    out: dict[str, list[float]] = {k: [] for k in kinds}
+    for name, make in kinds.items():
+        for _ in range(count):
+            position = rng.randrange(end // 2, end)  # models exist from the first cycle; ask across the ledger
+            path, params = make(position)
+            started = time.perf_counter()
+            response = client.get(path, headers=headers, params=params)
+            out[name].append((time.perf_counter() - started) * 1000)
+            if response.status_code not in (200, 404):
+                raise SystemExit(f"{path} {params}: {response.status_code} {response.text}")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument("--queries", type=int, default=200, help="queries of each kind")
+    args = parser.parse_args()
+    rng = random.Random(7)
+    workdir = tempfile.TemporaryDirectory()
+    db = fresh_pg("gl_bench_projections") if args.db == "postgresql" else fresh_sqlite(Path(workdir.name), "projections")
+    try:
+        app = Governance(env=db.eventsourcing_env())
+        KEYS["root"] = app.create_admin("root")[1]
+        end, seconds = build(app, args.events, rng)
+        print(f"{args.db}: built a ledger of {end:,} events in {seconds:.0f} s")
+        projector = Projector(db, app)
+        started = time.perf_counter()
+        projector.rebuild(progress=lambda done, total: print(f"\r  rebuilt {done:,}/{total:,}", end="", file=sys.stderr))
+        rebuild = time.perf_counter() - started
+        print(file=sys.stderr)
+        print(f"full rebuild of every read model: {end / rebuild:,.0f} events/s ({rebuild:.1f} s)   target ≥ 20,000")
+        client = TestClient(create_app(Services(app, db, generate_signer("bench.govledger/ledger").verifier)))
+        latencies = query_latencies(client, app, end - 1, args.queries, rng)
+        print(f"as_of queries over HTTP at random positions ({args.queries} each)   target p95 ≤ 100 ms")
+        for name, values in latencies.items():
+            print(f"  {name:<24} p50 {pct(values, 50):6.1f} ms   p95 {pct(values, 95):6.1f} ms   max {max(values):6.1f} ms")
+    finally:
+        if args.db == "postgresql":
+            drop_pg("gl_bench_projections")
+        workdir.cleanup()
+
+
+if __name__ == "__main__":
+    main()
