@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -32,30 +34,38 @@ ACTOR_FIELDS = ("username", "registered_by", "trained_by_name", "configured_by",
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def _summary(owner: str, name: str, e: Any) -> str:
-    if owner == "Refusal":
-        return f"refused {e.action} on {e.subject}: {e.reason}"
-    details = {
-        ("Model", "Registered"): lambda: f"model {e.name} registered",
-        ("Model", "VersionAdded"): lambda: f"version {e.number} added",
-        ("Model", "ComplianceConfigured"): lambda: f"{e.risk_tier} risk; mandatory: {', '.join(e.mandatory) or 'none'}",
-        ("Model", "ComplianceSectionEdited"): lambda: f"section {e.section} {'edited' if e.before else 'written'}",
-        ("ModelVersion", "Imported"): lambda: f"version {e.number} imported ({e.estimator}, sha256 {e.artifact_hash[:12]}…)",
-        ("ModelVersion", "BatchRunCompleted"): lambda: f"batch run {e.run_id}: {e.rows} rows, drift share {e.drift_share:.0%}",
-        ("ModelVersion", "Approved"): lambda: f"approved: {e.findings}",
-        ("ModelVersion", "Rejected"): lambda: f"rejected: {e.findings}",
-        ("ModelVersion", "Deployed"): lambda: f"deployed to {e.target}",
-        ("ModelVersion", "Terminated"): lambda: f"terminated: {e.reason}",
-        ("ModelVersion", "Retired"): lambda: f"retired: {e.reason}",
-        ("Dataset", "Registered"): lambda: f"dataset {e.name} ({e.row_count} rows, sha256 {e.content_hash[:12]}…)",
-        ("User", "Created"): lambda: f"user {e.username} created as {e.role}",
-        ("User", "RoleChanged"): lambda: f"role changed to {e.role}",
-        ("ApiKey", "Issued"): lambda: f"API key {e.key_id} issued",
-        ("ApiKey", "Revoked"): lambda: "API key revoked",
-        ("Erasure", "SubjectErased"): lambda: f"data subject {e.subject} erased: {e.reason}",
-    }
-    describe = details.get((owner, name))
-    return describe() if describe else f"{owner} {name}"
+#: how each kind of event reads in the audit trail
+SUMMARIES: dict[tuple[str, str], Callable[[Any], str]] = {
+    ("Model", "Registered"): lambda e: f"model {e.name} registered",
+    ("Model", "VersionAdded"): lambda e: f"version {e.number} added",
+    ("Model", "ComplianceConfigured"): lambda e: f"{e.risk_tier} risk; mandatory: {', '.join(e.mandatory) or 'none'}",
+    ("Model", "ComplianceSectionEdited"): lambda e: f"section {e.section} {'edited' if e.before else 'written'}",
+    ("ModelVersion", "Imported"): lambda e: f"version {e.number} imported ({e.estimator}, sha256 {e.artifact_hash[:12]}…)",
+    ("ModelVersion", "BatchRunCompleted"): lambda e: f"batch run {e.run_id}: {e.rows} rows, drift share {e.drift_share:.0%}",
+    ("ModelVersion", "Approved"): lambda e: f"approved: {e.findings}",
+    ("ModelVersion", "Rejected"): lambda e: f"rejected: {e.findings}",
+    ("ModelVersion", "Deployed"): lambda e: f"deployed to {e.target}",
+    ("ModelVersion", "Terminated"): lambda e: f"terminated: {e.reason}",
+    ("ModelVersion", "Retired"): lambda e: f"retired: {e.reason}",
+    ("Dataset", "Registered"): lambda e: f"dataset {e.name} ({e.row_count} rows, sha256 {e.content_hash[:12]}…)",
+    ("User", "Created"): lambda e: f"user {e.username} created as {e.role}",
+    ("User", "RoleChanged"): lambda e: f"role changed to {e.role}",
+    ("ApiKey", "Issued"): lambda e: f"API key {e.key_id} issued",
+    ("ApiKey", "Revoked"): lambda e: "API key revoked",
+    ("Erasure", "SubjectErased"): lambda e: f"data subject {e.subject} erased: {e.reason}",
+    ("Refusal", "AccessDenied"): lambda e: f"refused {e.action} on {e.subject}: {e.reason}",
+}
+
+
+def _summary(owner: str, name: str, event: Any) -> str:
+    describe = SUMMARIES.get((owner, name))
+    return describe(event) if describe else f"{owner} {name}"
+
+
+@functools.cache
+def _actor_field(cls: type, fields: tuple[str, ...]) -> str | None:
+    """The payload field naming who acted, for one kind of event (cached: the same for every event of a kind)."""
+    return next((f for f in ACTOR_FIELDS if f in fields), None)
 
 
 class AuditTrail:
@@ -66,13 +76,11 @@ class AuditTrail:
         self.lookups = lookups
 
     def _actor(self, conn: Any, event: Any) -> str | None:
-        for field in ACTOR_FIELDS:
-            value = getattr(event, field, None)
-            if isinstance(value, UUID):
-                return self.lookups.username(conn, str(value)) or str(value)
-            if isinstance(value, str):
-                return value
-        return None
+        field = _actor_field(type(event), tuple(vars(event)))
+        value = getattr(event, field, None) if field else None
+        if isinstance(value, UUID):
+            return self.lookups.username(conn, str(value)) or str(value)
+        return value if isinstance(value, str) else None
 
     def _model(self, conn: Any, owner: str, event: Any) -> str | None:
         if owner == "Model":

@@ -7,6 +7,7 @@ domain's own formula, never stored twice.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -21,10 +22,15 @@ VERSION_STATUS = {"Exported": "staged", "BatchRunCompleted": "validated", "Appro
                   "Deployed": "deployed", "Terminated": "terminated", "Retired": "retired"}
 
 
+@functools.cache
+def _kind(cls: type) -> tuple[str, str]:
+    owner, _, name = cls.__qualname__.rpartition(".")
+    return owner.split(".")[-1], name.lstrip("_")
+
+
 def kind_of(event: Any) -> tuple[str, str]:
     """("ModelVersion", "Approved") for a ModelVersion.Approved event."""
-    owner, _, name = type(event).__qualname__.rpartition(".")
-    return owner.split(".")[-1], name.lstrip("_")
+    return _kind(type(event))
 
 
 class Registry:

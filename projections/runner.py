@@ -20,7 +20,8 @@ from .registry import Lookups, Registry
 from .rows import Rows
 
 NAME = "read_models"
-BATCH = 1_000
+BATCH = 1_000  # following the ledger: short transactions
+REBUILD_BATCH = 10_000  # rebuilding: fewer, larger transactions
 
 
 def tracked(conn: Any, db: Database) -> int:
@@ -35,7 +36,7 @@ class Projector:
     def __init__(self, db: Database, app: Any, *, batch: int = BATCH) -> None:
         self.db, self.app, self.batch = db, app, batch
         self.committed: int | None = None  # the position this process last wrote; memory is valid only there
-        self.rows = Rows(db.param())
+        self.rows = Rows(db.param(), copy=not db.is_sqlite)
         lookups = Lookups(self.rows)
         self.registry = Registry(self.rows)
         self.models = [self.registry, AuditTrail(self.rows, lookups), Jobs(self.rows, lookups)]
@@ -102,7 +103,11 @@ class Projector:
             conn.execute(f"DELETE FROM projection_tracking WHERE name = {self.db.param()}", (NAME,))
             conn.commit()
         self.forget()
-        return self.catch_up(until=until, progress=progress)
+        following, self.batch = self.batch, max(self.batch, REBUILD_BATCH)
+        try:
+            return self.catch_up(until=until, progress=progress)
+        finally:
+            self.batch = following
 
 
 def catch_up(db: Database, app: Any, **kwargs: Any) -> int:
