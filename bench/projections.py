@@ -16,7 +16,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from uuid import uuid4
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -25,45 +24,10 @@ from fastapi.testclient import TestClient  # noqa: E402
 from api.app import create_app  # noqa: E402
 from api.deps import Services  # noqa: E402
 from bench.common import drop_pg, fresh_pg, fresh_sqlite, pct  # noqa: E402
-from domain.access import Refusal  # noqa: E402
 from domain.application import Governance  # noqa: E402
-from domain.compliance import ComplianceConfig  # noqa: E402
-from domain.datasets import Dataset  # noqa: E402
-from domain.models import Model, ModelVersion  # noqa: E402
 from ledger_tools.note import generate_signer  # noqa: E402
 from projections.runner import Projector  # noqa: E402
-
-WRITTEN = ("model_info", "domain_context", "fairness_bias", "provenance", "consent", "risk_classification")
-
-
-def model_cycle(rng: random.Random, owner, reviewer) -> list:
-    """One model's year: ~40 events over a model, three versions and their datasets, and a refused attempt."""
-    model = Model.register(name=f"model-{rng.getrandbits(32):08x}", description="credit risk", owner=owner, registered_by="dana")
-    model.configure_compliance(ComplianceConfig.build(rng.choice(["high", "medium", "low"])), "cora")
-    for section in WRITTEN:
-        model.edit_section(section, "documented " * 20, "dana")
-    out = [model]
-    for number in range(1, 4):
-        datasets = [Dataset.register(name=f"feed-{number}-{i}", source=f"s3://feed/{uuid4()}.csv", schema={"income": "float", "age": "integer"},
-                                     row_count=rng.randint(1_000, 100_000), content_hash="%064x" % rng.getrandbits(256),
-                                     registered_by="dana") for i in range(4)]
-        version = ModelVersion.import_trained(
-            model_id=model.id, number=number, artifact_hash="%064x" % rng.getrandbits(256), estimator="HistGradientBoosting",
-            metrics={"auc": 0.8}, input_schema={"income": "float", "age": "integer"}, target="default",
-            dataset_ids=[d.id for d in datasets], trained_by=owner, trained_by_name="dana")
-        model.add_version(version.id, number, "dana")
-        version.export_to_staging(owner)
-        version.record_batch_run(run_id=f"run-{uuid4()}", rows=5_000, metrics={"auc": 0.81},
-                                 report_hashes={"drift": "ab" * 32, "explanations": "cd" * 32}, drift_share=0.1,
-                                 drift_detected=False, fairness_breach=False, by=reviewer)
-        version.approve(by=reviewer, by_name="mia", findings="meets the bar", justification=None, missing_mandatory=[])
-        version.deploy(target="local", by=reviewer)
-        if number < 3:
-            version.terminate(by=reviewer, reason="superseded")
-        out += [*datasets, version]
-    out.append(Refusal(owner, "dana", "data_scientist", "approve or reject a model version", f"model version {version.id}",
-                       "forbidden", "dana (data_scientist) may not approve or reject a model version"))
-    return out
+from tests.projections.story import history  # noqa: E402
 
 
 def build(app: Governance, events: int, rng: random.Random) -> tuple[int, float]:
@@ -72,10 +36,8 @@ def build(app: Governance, events: int, rng: random.Random) -> tuple[int, float]
         app.create_user(admin, name, role)
         KEYS[name] = app.issue_api_key(admin, name, "bench")[1]
     owner, reviewer = app.authenticate(KEYS["dana"]).user_id, app.authenticate(KEYS["mia"]).user_id
-    start, written = time.perf_counter(), app.recorder.max_notification_id()
-    while written < events:
-        batch = [a for _ in range(5) for a in model_cycle(rng, owner, reviewer)]
-        written = app.save(*batch)[-1].notification.id
+    start = time.perf_counter()
+    written = history(app, events, rng, owner, reviewer)
     return written, time.perf_counter() - start
 
 

@@ -4,10 +4,17 @@ the whole lifecycle, compliance config and edits, refused attempts, a role chang
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Callable
+from typing import Any
+from uuid import UUID, uuid4
 
+from domain.access import Refusal
 from domain.application import Governance
+from domain.compliance import ComplianceConfig
+from domain.datasets import Dataset
 from domain.errors import DomainError
+from domain.models import Model, ModelVersion
 from ledger.database import Database
 from tests.domain.world import MemoryArtifacts
 
@@ -62,3 +69,44 @@ def story(db: Database, after_each: Callable[[], None] | None = None, keys: dict
     app.revoke_api_key(admin, key_id)
     step()
     return app
+
+
+WRITTEN = ("model_info", "domain_context", "fairness_bias", "provenance", "consent", "risk_classification")
+
+
+def model_cycle(rng: random.Random, owner: UUID, reviewer: UUID) -> list[Any]:
+    """One model's year: ~40 events over a model, three versions and their datasets, and a refused attempt."""
+    model = Model.register(name=f"model-{rng.getrandbits(32):08x}", description="credit risk", owner=owner, registered_by="dana")
+    model.configure_compliance(ComplianceConfig.build(rng.choice(["high", "medium", "low"])), "cora")
+    for section in WRITTEN:
+        model.edit_section(section, "documented " * 20, "dana")
+    out = [model]
+    for number in range(1, 4):
+        datasets = [Dataset.register(name=f"feed-{number}-{i}", source=f"s3://feed/{uuid4()}.csv", schema={"income": "float", "age": "integer"},
+                                     row_count=rng.randint(1_000, 100_000), content_hash="%064x" % rng.getrandbits(256),
+                                     registered_by="dana") for i in range(4)]
+        version = ModelVersion.import_trained(
+            model_id=model.id, number=number, artifact_hash="%064x" % rng.getrandbits(256), estimator="HistGradientBoosting",
+            metrics={"auc": 0.8}, input_schema={"income": "float", "age": "integer"}, target="default",
+            dataset_ids=[d.id for d in datasets], trained_by=owner, trained_by_name="dana")
+        model.add_version(version.id, number, "dana")
+        version.export_to_staging(owner)
+        version.record_batch_run(run_id=f"run-{uuid4()}", rows=5_000, metrics={"auc": 0.81},
+                                 report_hashes={"drift": "ab" * 32, "explanations": "cd" * 32}, drift_share=0.1,
+                                 drift_detected=False, fairness_breach=False, by=reviewer)
+        version.approve(by=reviewer, by_name="mia", findings="meets the bar", justification=None, missing_mandatory=[])
+        version.deploy(target="local", by=reviewer)
+        if number < 3:
+            version.terminate(by=reviewer, reason="superseded")
+        out += [*datasets, version]
+    out.append(Refusal(owner, "dana", "data_scientist", "approve or reject a model version", f"model version {version.id}",
+                       "forbidden", "dana (data_scientist) may not approve or reject a model version"))
+    return out
+
+
+def history(app: Governance, events: int, rng: random.Random, owner: UUID, reviewer: UUID) -> int:
+    """Append model cycles, five per transaction, until the ledger holds at least `events` events; return its size."""
+    written = app.recorder.max_notification_id()
+    while written < events:
+        written = app.save(*[a for _ in range(5) for a in model_cycle(rng, owner, reviewer)])[-1].notification.id
+    return written
