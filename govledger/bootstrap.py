@@ -20,7 +20,6 @@ from ledger.settings import Settings, load_settings
 from ledger.subjects import SubjectVault
 from ledger_tools.note import Signer, Verifier
 
-
 #: Who acts when an operator runs a command on the server itself (the CLI has database access already).
 OPERATOR = Actor(uuid5(NAMESPACE, "operator"), "operator", Role.SUPERADMIN)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,10 +16,21 @@ from uuid import UUID
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from domain.errors import DomainError
-from ledger.errors import InvalidArgument, IntegrityFailure, LedgerError, SigningKeyError
+from ledger.errors import (
+    IntegrityFailure,
+    InvalidArgument,
+    LedgerError,
+    SigningKeyError,
+)
 from ledger.history import aggregate_as_of
 from ledger.keys import create_signing_key
 from ledger.migrate import migrate as run_migrations

@@ -31,6 +31,8 @@ from ledger.sealer import seal_pending
 from ledger.tree import stored_inclusion_proof
 from ledger.verify import verify_store
 from ledger_tools import open_checkpoint, verify_inclusion
+from projections.queries import Query
+from projections.runner import Projector
 from workers.evidence import batch_evidence
 
 from .demo_data import FEATURES, SCHEMA, TARGET, credit_data
@@ -152,7 +154,22 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
     say(f"7. mia approves version 1. Compliance score {score.score}/100 ({score.risk_tier} risk):")
     for row in score.sections:
         say(f"     {row.section:20} {row.status:16} {'mandatory' if row.mandatory else 'optional ':9}  {row.detail}")
+    _read_models(ledger, gov, model_id, say)
     _prove(ledger, feed[0], say)
+
+
+def _read_models(ledger: Any, gov: Any, model_id: UUID, say: Callable[..., None]) -> None:
+    """What an auditor sees over HTTP: the read models, now and as of the moment before the approval."""
+    db, p = ledger.db, ledger.db.param()
+    Projector(db, gov).catch_up()
+    with db.connect() as conn:
+        refused = conn.execute("SELECT COUNT(*) FROM audit_trail WHERE outcome = 'refused'").fetchone()[0]
+        approved = conn.execute(f"SELECT MAX(notification_id) FROM audit_trail WHERE model_id = {p}"
+                                " AND event_type = 'ModelVersion.Approved'", (str(model_id),)).fetchone()[0]
+        status = {nid: Query(p).valid_at(nid).equal("model_id", str(model_id)).fetch(
+            conn, "registry_versions", "status, number", ("number",), None, 1)[0][0]["status"] for nid in (approved - 1, approved)}
+    say(f"   read models: the audit trail holds {refused} refused attempts; the registry as of position {approved - 2} says "
+        f"version 1 was {status[approved - 1]}, at {approved - 1} {status[approved]} (GET /v1/versions?as_of=…)")
 
 
 def _prove(ledger: Any, first: UUID | None, say: Callable[..., None]) -> None:
