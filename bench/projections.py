@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--queries", type=int, default=200, help="queries of each kind")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database gl_bench_projections afterwards")
     args = parser.parse_args()
     rng = random.Random(7)
     workdir = tempfile.TemporaryDirectory()
@@ -100,7 +101,7 @@ def main() -> None:
         for name, values in latencies.items():
             print(f"  {name:<24} p50 {pct(values, 50):6.1f} ms   p95 {pct(values, 95):6.1f} ms   max {max(values):6.1f} ms")
     finally:
-        if args.db == "postgresql":
+        if args.db == "postgresql" and not args.keep:
             drop_pg("gl_bench_projections")
         workdir.cleanup()
 

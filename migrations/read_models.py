@@ -32,7 +32,7 @@ def _tables(big: str) -> list[tuple[str, str]]:
                               f" valid_from {big} NOT NULL"),
         ("registry_users", f"user_id TEXT NOT NULL, username TEXT NOT NULL, role TEXT NOT NULL, active INTEGER NOT NULL,"
                            f" {versioned}, PRIMARY KEY (user_id, valid_from)"),
-        ("audit_trail", f"notification_id {big} PRIMARY KEY, recorded_at TEXT NOT NULL, aggregate_id TEXT NOT NULL,"
+        ("audit_trail", f"notification_id {big} PRIMARY KEY, recorded_at TEXT NOT NULL, recorded_by TEXT NOT NULL, aggregate_id TEXT NOT NULL,"
                         f" event_type TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL, actor TEXT,"
                         f" model_id TEXT, data_subject TEXT, summary TEXT NOT NULL"),
         ("jobs", f"job_id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, version_id TEXT NOT NULL,"
@@ -46,6 +46,8 @@ INDEXES = [
     ("registry_versions_open", "registry_versions (valid_to)"),
     ("registry_models_open", "registry_models (valid_to)"),
     ("audit_trail_at", "audit_trail (recorded_at)"),
+    ("audit_trail_by", "audit_trail (recorded_by, notification_id)"),
+    ("registry_models_name", "registry_models (name, model_id, valid_from)"),
     ("audit_trail_model", "audit_trail (model_id, notification_id)"),
     ("audit_trail_actor", "audit_trail (actor, notification_id)"),
     ("audit_trail_action", "audit_trail (action, notification_id)"),

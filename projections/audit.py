@@ -69,11 +69,16 @@ def _actor_field(cls: type, fields: tuple[str, ...]) -> str | None:
 
 
 class AuditTrail:
-    """One row per event, written in batches; refused attempts carry outcome "refused" and the refused action."""
+    """One row per event, written in batches; refused attempts carry outcome "refused" and the refused action.
+
+    `recorded_by` is the latest event time up to each position (times need not rise with positions when
+    writers race), so "the ledger as of time T" is a prefix of positions, found with one index probe.
+    """
 
     def __init__(self, rows: Rows, lookups: Lookups) -> None:
         self.rows = rows
         self.lookups = lookups
+        self.recorded_by: str | None = None  # read back from the last stored row after a restart
 
     def _actor(self, conn: Any, event: Any) -> str | None:
         field = _actor_field(type(event), tuple(vars(event)))
@@ -113,8 +118,13 @@ class AuditTrail:
             known = ACTIONS.get((owner, name))
             action = known.name.lower() if known else Action.MANAGE_USERS.name.lower() if owner in ("User", "ApiKey", "Erasure", "Installation") else "other"
             outcome = "recorded"
+        if self.recorded_by is None:
+            row = conn.execute(f"SELECT recorded_by FROM audit_trail WHERE notification_id = {self.rows.p}", (nid - 1,)).fetchone()
+            self.recorded_by = row[0] if row else ""
+        self.recorded_by = max(self.recorded_by, recorded_at)
         self.rows.insert(conn, "audit_trail", {
-            "notification_id": nid, "recorded_at": recorded_at, "aggregate_id": str(event.originator_id),
+            "notification_id": nid, "recorded_at": recorded_at, "recorded_by": self.recorded_by,
+            "aggregate_id": str(event.originator_id),
             "event_type": f"{owner}.{name}", "action": action, "outcome": outcome, "actor": self._actor(conn, event),
             "model_id": self._model(conn, owner, event), "data_subject": self._subject(owner, event),
             "summary": _summary(owner, name, event)})

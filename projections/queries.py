@@ -76,10 +76,11 @@ JOB_COLUMNS = "job_id, kind, status, version_id, model_id, requested_by, rows_sc
 
 
 def position_at(conn: Any, param: str, moment: datetime) -> int:
-    """The last notification id recorded at or before `moment` (0 if none), as far as the read models have seen."""
+    """The last notification id n such that every event up to n was recorded at or before `moment` (0 if none)."""
     at = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="microseconds")
-    row = conn.execute(f"SELECT MAX(notification_id) FROM audit_trail WHERE recorded_at <= {param}", (at,)).fetchone()
-    return int(row[0] or 0)
+    row = conn.execute(f"SELECT notification_id FROM audit_trail WHERE recorded_by <= {param}"
+                       " ORDER BY recorded_by DESC, notification_id DESC LIMIT 1", (at,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def one(conn: Any, query: Query, table: str, columns: str, key: tuple[str, ...]) -> dict[str, Any] | None:

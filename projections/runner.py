@@ -39,7 +39,8 @@ class Projector:
         self.rows = Rows(db.param(), copy=not db.is_sqlite)
         lookups = Lookups(self.rows)
         self.registry = Registry(self.rows)
-        self.models = [self.registry, AuditTrail(self.rows, lookups), Jobs(self.rows, lookups)]
+        self.audit = AuditTrail(self.rows, lookups)
+        self.models = [self.registry, self.audit, Jobs(self.rows, lookups)]
 
     def _apply_batch(self, conn: Any, position: int, end: int) -> None:
         p, nid_col, mapper = self.db.param(), self.db.nid_column, self.app.mapper
@@ -90,6 +91,7 @@ class Projector:
     def forget(self) -> None:
         self.committed = None
         self.rows.forget()
+        self.audit.recorded_by = None
 
     def rebuild(self, *, until: int | None = None, progress: Callable[[int, int], None] | None = None) -> int:
         """Drop the read models' rows and tracking, and apply the events again from the start."""
