@@ -62,6 +62,6 @@ def steps(big: str, *, grant_to: str | None = None) -> list[Any]:
     out += [step(f"CREATE TABLE {name} ({columns})", f"DROP TABLE {name}") for name, columns in _tables(big)]
     out += [step(f"CREATE INDEX {name} ON {spec}", f"DROP INDEX {name}") for name, spec in INDEXES]
     if grant_to is not None:
-        out.append(step(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(TABLES)} TO {grant_to}",
+        out.append(step(f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON {', '.join(TABLES)} TO {grant_to}",
                         f"REVOKE ALL ON {', '.join(TABLES)} FROM {grant_to}"))
     return out

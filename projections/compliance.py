@@ -53,7 +53,7 @@ def scores(conn: Any, param: str, nid: int, models: list[dict[str, Any]]) -> lis
     if not models:
         return []
     ids = [m["model_id"] for m in models]
-    query = Query(param).valid_at(nid).add(f"model_id IN ({', '.join([param] * len(ids))})", *ids)
+    query = Query(param).valid_at(nid).among("model_id", ids)
     versions, _ = query.fetch(conn, "registry_versions", VERSION_INPUTS, ("model_id", "number"), None, 1_000_000)
     latest = {v["model_id"]: v for v in versions}  # in number order: the last one stays
     return [score_view(_model(m), _version(latest.get(m["model_id"]))) for m in models]
