@@ -13,7 +13,15 @@ from projections.compliance import MODEL_INPUTS, score_view, scores
 from .deps import CurrentActor, ServicesDep
 from .errors import RESPONSES
 from .reading import AsOf, Cursor, Limit, Page, reading
-from .views import Body, CompliancePublic, ModelRecorded, Recorded, Text, model_view
+from .views import (
+    Body,
+    CompliancePublic,
+    ComplianceSummary,
+    ModelRecorded,
+    Recorded,
+    Text,
+    model_view,
+)
 
 router = APIRouter(prefix="/v1", tags=["compliance"], responses=RESPONSES)
 
@@ -22,10 +30,11 @@ SectionName = Literal["model_info", "domain_context", "fairness_bias", "provenan
 WrittenName = Literal["model_info", "domain_context", "fairness_bias", "provenance", "consent", "risk_classification"]
 
 
-@router.get("/compliance", response_model=Page[CompliancePublic])
+@router.get("/compliance", response_model=Page[ComplianceSummary])
 def list_scores(services: ServicesDep, actor: CurrentActor, as_of: AsOf = None, cursor: Cursor = None,
                 limit: Limit = 100) -> dict[str, Any]:
-    """Every model's compliance score with its breakdown (docs/compliance.md gives the formula)."""
+    """Every model's compliance score with its breakdown (docs/compliance.md gives the formula); the written
+    sections' text is in each model's own compliance answer."""
     with reading(services, actor, "compliance scores", as_of=as_of, cursor=cursor) as r:
         page = r.fetch(r.query().valid_at(r.nid).owned_by(r.owner), "registry_models", MODEL_INPUTS, {"model_id": str}, limit)
         return {**page, "items": scores(r.conn, r.param, r.nid, page["items"])}

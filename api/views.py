@@ -85,11 +85,14 @@ class WrittenSection(BaseModel):
     edited_at: str
 
 
-class CompliancePublic(BaseModel):
+class ComplianceSummary(BaseModel):
     model_id: str
     score: int = Field(ge=0, le=100)
     risk_tier: str
     breakdown: list[SectionScorePublic]
+
+
+class CompliancePublic(ComplianceSummary):
     sections: dict[str, WrittenSection]
 
 
