@@ -77,12 +77,12 @@ class Projector:
                 upto = min(position + self.batch, end)
                 try:
                     self._apply_batch(conn, position, upto)
+                    conn.execute(f"DELETE FROM projection_tracking WHERE name = {p}", (NAME,))
+                    conn.execute(f"INSERT INTO projection_tracking (name, notification_id) VALUES ({p}, {p})", (NAME, upto))
+                    conn.commit()
                 except BaseException:
                     self.forget()  # what is in memory may now be ahead of what is stored
                     raise
-                conn.execute(f"DELETE FROM projection_tracking WHERE name = {p}", (NAME,))
-                conn.execute(f"INSERT INTO projection_tracking (name, notification_id) VALUES ({p}, {p})", (NAME, upto))
-                conn.commit()
                 position = self.committed = upto
                 if progress is not None:
                     progress(position, end)
