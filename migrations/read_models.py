@@ -42,9 +42,7 @@ def _tables(big: str) -> list[tuple[str, str]]:
 
 
 INDEXES = [
-    ("registry_versions_model", "registry_versions (model_id, valid_from)"),
-    ("registry_versions_open", "registry_versions (valid_to)"),
-    ("registry_models_open", "registry_models (valid_to)"),
+    ("registry_versions_model", "registry_versions (model_id, number, valid_from)"),
     ("audit_trail_at", "audit_trail (recorded_at)"),
     ("audit_trail_by", "audit_trail (recorded_by, notification_id)"),
     ("registry_models_name", "registry_models (name, model_id, valid_from)"),
