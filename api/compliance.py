@@ -54,10 +54,11 @@ class ScoreRecorded(Recorded):
 
 def _answer(services: Any, actor: Any, model_id: UUID) -> dict[str, Any]:
     gov = services.governance
+    position = gov.recorded_position()  # before the reads below, which are guarded commands of their own
     model = gov.get_model(actor, model_id)
     latest = gov.get_version(actor, model.version_ids[-1]) if model.version_ids else None
     view = score_view(model, latest)
-    return {"position": gov.recorded_position(), "compliance": view}
+    return {"position": position, "compliance": view}
 
 
 class ConfigIn(Body):

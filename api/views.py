@@ -125,7 +125,8 @@ class JobPublic(BaseModel):
 class Recorded(BaseModel):
     """What a command answers: the ledger position of its last event."""
 
-    position: int
+    position: int | None = Field(description="the ledger position of the command's last event; null when it recorded "
+                                             "nothing new (repeating an erasure that is already done)")
 
 
 class ModelRecorded(Recorded):

@@ -110,6 +110,7 @@ class Governance(Application[UUID]):
 
     def _guarded(self, actor: Actor, action: Action, subject: str, command: Callable[[], T]) -> T:
         """Run a command; if the rules refuse it, record who tried what and why, then raise."""
+        _recorded_position.set(None)  # a command that records nothing answers no position
         try:
             return command()
         except Refused as refusal:

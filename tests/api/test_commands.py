@@ -16,6 +16,7 @@ def test_a_version_walks_its_whole_lifecycle_over_http(api):
     assert ran["version"]["status"] == "validated" and ran["position"] == api.events() - 1
     configured = ok(api.call("PUT", f"/v1/models/{model_id}/compliance/config", "cora", json={"risk_tier": "medium"}))
     assert configured["compliance"]["risk_tier"] == "medium" and len(configured["compliance"]["breakdown"]) == 12
+    assert configured["position"] == api.events() - 1
     document(api, model_id)
     approved = ok(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "meets the bar"}))
     assert approved["version"]["status"] == "approved" and approved["position"] == api.events() - 1
@@ -53,7 +54,9 @@ def test_users_roles_keys_and_erasure_over_http(api):
     ok(api.call("DELETE", f"/v1/keys/{issued['key_id']}", "root"))
     refused(api.get("/v1/models", "nora"), 401, "unauthenticated")
     erased = ok(api.call("POST", f"/v1/subjects/{created['user']['user_id']}/erasure", "root", json={"reason": "GDPR art. 17 request 2026-11"}))
-    assert erased["key_destroyed"] is True
+    assert erased["key_destroyed"] is True and erased["position"] == api.events() - 1
+    again = ok(api.call("POST", f"/v1/subjects/{created['user']['user_id']}/erasure", "root", json={"reason": "repeated request"}))
+    assert again == {"position": None, "key_destroyed": False}
     assert api.app.user_email(api.app.authenticate(api.keys["root"]), "nora") == "[erased]"
     api.project()
     names = [u["username"] for u in ok(api.get("/v1/users", "root", limit=500))["items"]]
