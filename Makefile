@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/append.py
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/projections.py
 
 clean:
 	rm -rf $(VENV) govledger-data
