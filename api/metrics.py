@@ -34,7 +34,7 @@ class LedgerCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         db = self.services.db
         with db.connect() as conn:
-            events = int(conn.execute(f"SELECT COALESCE(MAX({db.nid_column}), 0) FROM ledger_events").fetchone()[0])
+            events = db.events(conn)
             sealed = int(conn.execute("SELECT COALESCE(MAX(tree_size), 0) FROM ledger_checkpoints").fetchone()[0])
             projected = tracked(conn, db)
         yield GaugeMetricFamily("govledger_ledger_events", "events recorded in the ledger", value=events)

@@ -124,7 +124,7 @@ def reading(services: Services, actor: Actor, what: str, *, as_of: str | None = 
         gov.authorize(actor, Action.TIME_TRAVEL, f"{what} as of {as_of[:64]}")
     with db.connect() as conn:
         projected = tracked(conn, db)
-        last = int(conn.execute(f"SELECT COALESCE(MAX({db.nid_column}), 0) FROM ledger_events").fetchone()[0])
+        last = db.events(conn)
         after = None
         position = projected - 1 if as_of is None else _as_of(conn, db.param(), as_of)
         if cursor is not None:

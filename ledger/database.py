@@ -141,6 +141,10 @@ class Database:
         """The events table's notification id column (SQLite's rowid); ledger position = id − 1."""
         return "rowid" if self.is_sqlite else "notification_id"
 
+    def events(self, conn: Any) -> int:
+        """How many events the ledger holds: the last notification id (ids are dense, from 1)."""
+        return int(conn.execute(f"SELECT COALESCE(MAX({self.nid_column}), 0) FROM ledger_events").fetchone()[0])
+
     def param(self) -> str:
         """The DB-API placeholder of this database's driver."""
         return "?" if self.is_sqlite else "%s"

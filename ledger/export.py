@@ -44,7 +44,7 @@ class Selection:
 def by_positions(db: Database, conn: Any, start: int, end: int) -> Selection:
     if start < 0 or end < start:
         raise InvalidArgument(f"position range [{start}, {end}] is empty or negative")
-    top = int(conn.execute(f"SELECT COALESCE(MAX({db.nid_column}), 0) FROM ledger_events").fetchone()[0])
+    top = db.events(conn)
     if start >= top:
         raise InvalidArgument(f"position {start} is beyond the end of the ledger ({top} events)")
     return Selection("positions", {"from": start, "to": min(end, top - 1)}, list(range(start, min(end, top - 1) + 1)))

@@ -155,7 +155,7 @@ def verify_store(
     `workers` processes share the hashing (default: one per CPU for stores of more than one chunk).
     """
     checkpoints = _load_checkpoints(conn, verifier)
-    end = int(conn.execute(f"SELECT COALESCE(MAX({db.nid_column}), 0) FROM ledger_events").fetchone()[0])
+    end = db.events(conn)
     conn.rollback()
     roots = {cp.size: cp.root for cp in checkpoints}
     tree = CompactRange()

@@ -63,7 +63,7 @@ class Projector:
             self.indexed = True
         db, p = self.db, self.db.param()
         with db.connect() as conn:
-            end = int(conn.execute(f"SELECT COALESCE(MAX({db.nid_column}), 0) FROM ledger_events").fetchone()[0])
+            end = db.events(conn)
             end = min(end, until) if until is not None else end
             conn.rollback()
             while True:
