@@ -25,6 +25,8 @@ ACTIONS: dict[tuple[str, str], Action] = {
     **{("ModelVersion", e): Action.DEPLOY for e in ("Deployed", "Terminated", "Retired")},
     ("Dataset", "Registered"): Action.TRAIN,
 }
+#: aggregates whose every event exercises one action
+OWNER_ACTIONS = {owner: Action.MANAGE_USERS for owner in ("User", "ApiKey", "Erasure", "Installation")}
 ACTION_NAMES = {a.value: a.name.lower() for a in Action}
 
 #: payload fields naming who acted, by name or by user id, in the order they are looked for
@@ -115,14 +117,13 @@ class AuditTrail:
         if owner == "Refusal":
             action, outcome = ACTION_NAMES.get(event.action, event.action), "refused"
         else:
-            known = ACTIONS.get((owner, name))
-            action = known.name.lower() if known else Action.MANAGE_USERS.name.lower() if owner in ("User", "ApiKey", "Erasure", "Installation") else "other"
-            outcome = "recorded"
+            known = ACTIONS.get((owner, name)) or OWNER_ACTIONS.get(owner)
+            action, outcome = (known.name.lower() if known else "other"), "recorded"
         if self.recorded_by is None:
             row = conn.execute(f"SELECT recorded_by FROM audit_trail WHERE notification_id = {self.rows.p}", (nid - 1,)).fetchone()
             self.recorded_by = row[0] if row else ""
         self.recorded_by = max(self.recorded_by, recorded_at)
-        self.rows.insert(conn, "audit_trail", {
+        self.rows.insert("audit_trail", {
             "notification_id": nid, "recorded_at": recorded_at, "recorded_by": self.recorded_by,
             "aggregate_id": str(event.originator_id),
             "event_type": f"{owner}.{name}", "action": action, "outcome": outcome, "actor": self._actor(conn, event),
@@ -143,7 +144,7 @@ class Jobs:
         version_id = str(event.originator_id)
         result = {"metrics": event.metrics, "report_hashes": event.report_hashes, "drift_share": event.drift_share,
                   "drift_detected": event.drift_detected, "fairness_breach": event.fairness_breach}
-        self.rows.insert(conn, "jobs", {
+        self.rows.insert("jobs", {
             "job_id": event.run_id, "kind": "batch_inference", "status": "completed", "version_id": version_id,
             "model_id": self.lookups.model_of_version(conn, version_id) or "", "rows_scored": event.rows,
             "requested_by": self.lookups.username(conn, str(event.completed_for)), "result": dumps(result),

@@ -45,7 +45,7 @@ class Registry:
         rows = self.rows
         if owner == "Model":
             if name == "Registered":
-                rows.open(conn, "registry_models", "model_id", nid, {
+                rows.open("registry_models", "model_id", nid, {
                     "model_id": ident, "name": event.name, "description": event.description, "owner": str(event.owner),
                     "registered_by": event.registered_by, "versions": 0, "monitored": 0, "risk_tier": _DEFAULT.risk_tier.value,
                     "applicable": dumps(sorted(_DEFAULT.applicable)), "mandatory": dumps(sorted(_DEFAULT.mandatory)),
@@ -65,7 +65,7 @@ class Registry:
                 rows.change(conn, "registry_models", "model_id", ident, nid, monitored=1)
         elif owner == "ModelVersion":
             if name == "Imported":
-                rows.open(conn, "registry_versions", "version_id", nid, {
+                rows.open("registry_versions", "version_id", nid, {
                     "version_id": ident, "model_id": str(event.model_id), "number": event.number, "status": "trained",
                     "estimator": event.estimator, "target": event.target, "trained_by": event.trained_by_name,
                     "artifact_hash": event.artifact_hash, "dataset_ids": dumps([str(d) for d in event.dataset_ids]),
@@ -84,12 +84,12 @@ class Registry:
                     changes["decision"] = dumps({"findings": event.findings, "at": recorded_at})
                 rows.change(conn, "registry_versions", "version_id", ident, nid, **changes)
         elif owner == "Dataset" and name == "Registered":
-            rows.insert(conn, "registry_datasets", {
+            rows.insert("registry_datasets", {
                 "dataset_id": ident, "name": event.name, "source": event.source, "row_count": event.row_count,
                 "content_hash": event.content_hash, "registered_by": event.registered_by, "valid_from": nid})
         elif owner == "User":
             if name == "Created":
-                rows.open(conn, "registry_users", "user_id", nid, {"user_id": ident, "username": event.username,
+                rows.open("registry_users", "user_id", nid, {"user_id": ident, "username": event.username,
                                                         "role": str(event.role), "active": 1})
             elif name == "RoleChanged":
                 rows.change(conn, "registry_users", "user_id", ident, nid, role=str(event.role))
@@ -98,23 +98,15 @@ class Registry:
 
 
 class Lookups:
-    """Names the audit trail needs (a version's model, a user's name), from the registry, cached: they never change."""
+    """Names the audit trail needs (a version's model, a user's name), from the registry's current rows."""
 
     def __init__(self, rows: Rows) -> None:
         self.rows = rows
-        self._models: dict[str, str] = {}
-        self._users: dict[str, str] = {}
-
-    def _find(self, conn: Any, cache: dict[str, str], table: str, key: str, ident: str, column: str) -> str | None:
-        if ident not in cache:
-            row = self.rows.current(conn, table, key, ident)
-            if row is None:
-                return None
-            cache[ident] = row[column]
-        return cache[ident]
 
     def model_of_version(self, conn: Any, version_id: str) -> str | None:
-        return self._find(conn, self._models, "registry_versions", "version_id", version_id, "model_id")
+        row = self.rows.current(conn, "registry_versions", "version_id", version_id)
+        return None if row is None else str(row["model_id"])
 
     def username(self, conn: Any, user_id: str) -> str | None:
-        return self._find(conn, self._users, "registry_users", "user_id", user_id, "username")
+        row = self.rows.current(conn, "registry_users", "user_id", user_id)
+        return None if row is None else str(row["username"])

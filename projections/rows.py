@@ -2,7 +2,7 @@
 and opens the next, so a table as of notification id n is the rows with valid_from ≤ n < valid_to (NULL while current).
 
 The current row of everything is kept in memory, and a batch's writes go to the database together when the batch
-commits (one executemany per table), so applying an event costs no round trip. After a restart the memory is empty
+commits (one COPY or executemany per table), so applying an event costs no round trip. After a restart the memory is empty
 and current rows are read back once, on first use.
 """
 
@@ -31,11 +31,11 @@ class Rows:
         self.closes: dict[str, list[tuple[int, str]]] = defaultdict(list)  # table → (valid_to, key value) of stored rows
         self.keys: dict[str, str] = {}
 
-    def insert(self, conn: Any, table: str, values: dict[str, Any]) -> None:
+    def insert(self, table: str, values: dict[str, Any]) -> None:
         """A row of an insert-only table (datasets, jobs, audit trail)."""
         self.inserts[table].append(values)
 
-    def open(self, conn: Any, table: str, key: str, nid: int, values: dict[str, Any]) -> None:
+    def open(self, table: str, key: str, nid: int, values: dict[str, Any]) -> None:
         row = {**values, "valid_from": nid, "valid_to": None}
         self.inserts[table].append(row)
         self.current_rows[(table, values[key])] = row
@@ -65,15 +65,14 @@ class Rows:
         else:
             row["valid_to"] = nid  # opened in this batch: closed before it is written
         values = {k: v for k, v in row.items() if k not in ("valid_from", "valid_to")}
-        self.open(conn, table, key, nid, {**values, **changes})
+        self.open(table, key, nid, {**values, **changes})
         return row
 
     def flush(self, conn: Any) -> None:
         p = self.p
         cursor = conn.cursor()  # one: each new psycopg cursor copies the connection's adapters
         for table, closes in self.closes.items():
-            cursor.executemany(f"UPDATE {table} SET valid_to = {p} WHERE {self.keys[table]} = {p}"
-                                      " AND valid_to IS NULL", closes)
+            cursor.executemany(f"UPDATE {table} SET valid_to = {p} WHERE {self.keys[table]} = {p} AND valid_to IS NULL", closes)
         for table, rows in self.inserts.items():
             columns = list(rows[0])
             if self.copy:
@@ -82,7 +81,7 @@ class Rows:
                         copy.write_row([row[c] for c in columns])
                 continue
             cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([p] * len(columns))})",
-                                      [[row[c] for c in columns] for row in rows])
+                               [[row[c] for c in columns] for row in rows])
         for row in self.current_rows.values():
             row["stored"] = True
         self.inserts.clear()
