@@ -59,7 +59,7 @@ def test_every_role_on_every_endpoint_gets_exactly_what_section_2_allows(api):
     model_id, version_id = new_version(api)
     api.project()
     dataset = api.get("/v1/datasets", "aud", limit=500).json()["items"][-1]["dataset_id"]
-    spare = api.app.issue_api_key(api.app.authenticate(api.keys["root"]), "aud", "spare")[0]
+    spare = api.app.issue_api_key(api.app.authenticate(api.keys["root"]), "aud", "spare").key_id
     values = {"model_id": model_id, "version_id": version_id, "username": "mia", "key_id": spare,
               "subject": "00000000-0000-4000-8000-000000000000", "section": "consent"}
     failures = []
