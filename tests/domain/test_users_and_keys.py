@@ -101,3 +101,22 @@ def test_no_api_key_appears_in_any_stored_event_or_log_line(sqlite_url, caplog):
         assert secret.encode() not in stored
         assert secret not in caplog.text
         assert secret not in str(revoked.value) + str(wrong.value)
+
+
+def test_erasing_a_subject_nobody_knows_is_not_found_and_records_nothing():
+    w = make_world()
+    w.app.vault = _NoKeys()
+    before = w.events()
+    for subject in ("made-up", "00000000-0000-4000-8000-000000000000", str(w.model_id)):
+        with pytest.raises(NotFound, match="no data subject"):
+            w.app.erase_subject(w.admin, subject, reason="a request about nobody")
+    assert w.events() == before
+    assert w.app.erase_subject(w.admin, str(w.manager.user_id), reason="a user is a subject").position == before
+
+
+class _NoKeys:
+    def erase(self, subject: str) -> bool:
+        return False
+
+    def knows(self, subject: str) -> bool:
+        return False
