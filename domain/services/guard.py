@@ -87,8 +87,8 @@ class Subject:
 
     def refusal(self, actor: Actor, action: Action, refused: Refused) -> Refusal:
         ident = None if self.id is None else printable(self.id, 200)  # recorded whatever the caller sent
-        return Refusal(actor.user_id, actor.username, actor.role.value, action.value, self.kind, ident, refused.code,
-                       printable(refused.message))
+        return Refusal(actor.user_id, actor.username, actor.role.value, action.value, printable(self.kind, 200), ident,
+                       refused.code, printable(refused.message))
 
 
 class Service(Application[UUID]):

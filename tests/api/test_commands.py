@@ -156,9 +156,9 @@ def test_a_hundred_thousand_column_schema_is_refused_and_appends_nothing(api):
 
 @pytest.mark.parametrize(("method", "path", "who", "body"), [
     ("POST", "/v1/models", "aud", '{"name": "\\ud800"}'),
-    ("POST", "/v1/users/mia/keys", "mia", '{"label": "\\ud800"}'),
-    ("PUT", "/v1/models/{model}/compliance/sections/consent", "aud", '{"content": "\\ud800"}'),
-    ("POST", "/v1/subjects/x/erasure", "cora", '{"reason": "\\ud800"}'),
+    ("POST", "/v1/models", "root", '{"name": "a\\udfff", "description": "\\ud800"}'),
+    ("POST", "/v1/datasets", "mia", '{"name": "\\ud800", "source": "s", "schema": {"a": "float"}, "row_count": 1, '
+                                    '"content_hash": "' + "ab" * 32 + '"}'),
 ])
 def test_an_unauthorised_caller_sending_a_lone_surrogate_is_refused_and_the_refusal_is_recorded_once(api, method, path, who, body):
     model, _ = new_version(api)
