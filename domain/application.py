@@ -10,9 +10,9 @@ from typing import Any
 from .services.compliance import Compliance
 from .services.guard import Recorded
 from .services.lifecycle import ArtifactStore, Lifecycle
-from .services.people import INSTALLATION_ID, Installation, People, Vault
+from .services.people import People, Vault
 
-__all__ = ["ArtifactStore", "Governance", "INSTALLATION_ID", "Installation", "Recorded", "Vault"]
+__all__ = ["ArtifactStore", "Governance", "Recorded", "Vault"]
 
 
 class Governance(People, Lifecycle, Compliance):

@@ -16,7 +16,7 @@ def _edit(url: str, model_id, actor, barrier, results) -> None:
     barrier.wait(timeout=30)
     model.edit_section("model_info", f"written by process {mp.current_process().name}", actor.username)
     try:
-        app._store(model)
+        app._save([model], None)
         results.put("saved")
     except Conflict as e:
         results.put(f"conflict: {e.code}")
