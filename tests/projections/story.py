@@ -37,7 +37,7 @@ def story(db: Database, after_each: Callable[[], None] | None = None, keys: dict
     dataset = app.register_dataset(dana, name="d", source="s", schema={"a": "integer"}, row_count=1, content_hash="ab" * 32).id
     step()
     for model_name in ("credit", "fraud"):
-        model = app.register_model(dana, name=model_name).id
+        model = app.register_model(dana, name=model_name, idempotency_key=f"register-{model_name}").id
         step()
         app.configure_compliance(cora, model, risk_tier="medium")
         for n in range(2 if model_name == "credit" else 1):
