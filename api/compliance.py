@@ -16,8 +16,8 @@ from .reading import AsOf, Cursor, Limit, Page, reading
 from .views import (
     Body,
     CompliancePublic,
-    IdempotencyKey,
     ComplianceSummary,
+    IdempotencyKey,
     ModelRecorded,
     Recorded,
     Text,

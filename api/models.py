@@ -20,8 +20,8 @@ from .reading import AsOf, Cursor, Limit, Page, reading
 from .views import (
     Body,
     DatasetPublic,
-    IdempotencyKey,
     DatasetRecorded,
+    IdempotencyKey,
     ModelDetail,
     ModelPublic,
     ModelRecorded,

@@ -96,7 +96,7 @@ class Service(Application[UUID]):
 
     def _get(self, aggregate_id: UUID, kind: type[T], what: str) -> T:
         try:
-            found = self.repository.get(aggregate_id)
+            found: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"no {what} {aggregate_id}") from None
         if not isinstance(found, kind):
@@ -118,7 +118,7 @@ class Service(Application[UUID]):
             return run()
         except Refused as refusal:
             refused = subject.refusal(actor, action, refusal)
-            record = request and request.answered(1, {}, {"code": refusal.code, "message": refusal.message})
+            record = request.answered(1, {}, {"code": refusal.code, "message": refusal.message}) if request else None
             self._save([refused], record)
             raise
 
@@ -143,7 +143,7 @@ class Service(Application[UUID]):
             if decided.then:
                 decided.then()
             return decided.answer
-        record = request and request.answered(events, decided.answer.stored())
+        record = request.answered(events, decided.answer.stored()) if request else None
         position = self._save(list(decided.aggregates), record)
         if decided.then:
             decided.then()
@@ -160,7 +160,7 @@ class Service(Application[UUID]):
         if request is None:
             return None
         try:
-            earlier = self.repository.get(request.id)
+            earlier: IdempotentRequest = self.repository.get(request.id)
         except AggregateNotFoundError:
             return None
         request.check_same(earlier)
@@ -174,7 +174,8 @@ class Service(Application[UUID]):
 
     def _position_of(self, earlier: IdempotentRequest) -> int:
         """The ledger position of the request's own event: the first of its kind and id after `ledger_size`."""
-        topic, start = get_topic(IdempotentRequest.Answered), earlier.ledger_size + 1
+        topic = get_topic(IdempotentRequest.Answered)  # type: ignore[attr-defined]  # made by @event
+        start = earlier.ledger_size + 1
         while True:
             found = self.recorder.select_notifications(start=start, limit=100, topics=[topic])
             for notification in found:

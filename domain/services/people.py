@@ -86,7 +86,7 @@ class People(Service):
         """The actor behind an API key; unknown, malformed and revoked keys are refused alike."""
         key_id = parse_api_key(token)
         try:
-            key = self.repository.get(api_key_id_for(key_id))
+            key: ApiKey = self.repository.get(api_key_id_for(key_id))
         except AggregateNotFoundError:
             raise Unauthenticated("the API key is not valid") from None
         key.check_key(token)

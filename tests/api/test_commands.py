@@ -131,8 +131,8 @@ def test_a_row_count_beyond_int64_is_refused_and_the_read_models_keep_projecting
     ("POST", "/v1/models", '{"name": "m", "description": "a\\udfffb"}'),
     ("POST", "/v1/datasets", '{"name": "d", "source": "\\ud800", "schema": {"a": "float"}, "row_count": 1, "content_hash": "' + "ab" * 32 + '"}'),
     ("PUT", "/v1/models/{model}/compliance/sections/consent", '{"content": "\\ud800"}'),
-    ("POST", "/v1/versions/{version}/batch-runs", '{"run_id": "\\ud800", "rows": 5, "metrics": {"auc": 0.8}, "report_hashes": {}, '
-                                                  '"drift_share": 0, "drift_detected": false, "fairness_breach": false}'),
+    ("POST", "/v1/versions/{version}/batch-runs", ('{"run_id": "\\ud800", "rows": 5, "metrics": {"auc": 0.8}, "report_hashes": {}, '
+                                                   '"drift_share": 0, "drift_detected": false, "fairness_breach": false}')),
     ("POST", "/v1/users/mia/keys", '{"label": "\\ud800"}'),
     ("POST", "/v1/users", '{"username": "newbie", "role": "auditor", "email": "\\ud800@bank.example"}'),
 ])
@@ -157,8 +157,8 @@ def test_a_hundred_thousand_column_schema_is_refused_and_appends_nothing(api):
 @pytest.mark.parametrize(("method", "path", "who", "body"), [
     ("POST", "/v1/models", "aud", '{"name": "\\ud800"}'),
     ("POST", "/v1/models", "root", '{"name": "a\\udfff", "description": "\\ud800"}'),
-    ("POST", "/v1/datasets", "mia", '{"name": "\\ud800", "source": "s", "schema": {"a": "float"}, "row_count": 1, '
-                                    '"content_hash": "' + "ab" * 32 + '"}'),
+    ("POST", "/v1/datasets", "mia", ('{"name": "\\ud800", "source": "s", "schema": {"a": "float"}, "row_count": 1, '
+                                     '"content_hash": "' + "ab" * 32 + '"}')),
 ])
 def test_an_unauthorised_caller_sending_a_lone_surrogate_is_refused_and_the_refusal_is_recorded_once(api, method, path, who, body):
     model, _ = new_version(api)

@@ -11,7 +11,7 @@ from .world import make_world
 
 def test_a_retried_dataset_registration_answers_the_first_answer_and_records_nothing():
     w = make_world()
-    register = lambda: w.app.register_dataset(w.ds, name="d", source="s", schema={"a": "float"}, row_count=1,  # noqa: E731
+    register = lambda: w.app.register_dataset(w.ds, name="d", source="s", schema={"a": "float"}, row_count=1,
                                               content_hash="ab" * 32, idempotency_key="lost-answer")
     first = register()
     after = w.events()

@@ -20,11 +20,11 @@ SHA = hashlib.sha256(b"bytes").hexdigest()
 def _text_fields(w: World) -> dict[str, object]:
     """field → a command that records `text` in that field, everything else valid."""
     staged, validated, approved = w.staged_version(), w.validated_version(), w.approved_version()
-    version = dict(artifact=b"bytes", declared_hash=SHA, estimator="e", metrics={"auc": 0.5}, input_schema={"a": "float"},
-                   target="y", dataset_ids=[w.dataset_id])
-    run = dict(run_id="r", rows=10, metrics={"auc": 0.7}, report_hashes={}, drift_share=0.0, drift_detected=False,
-               fairness_breach=False)
-    dataset = dict(name="d", source="s", schema={"a": "integer"}, row_count=1, content_hash="ab" * 32)
+    version = {"artifact": b"bytes", "declared_hash": SHA, "estimator": "e", "metrics": {"auc": 0.5}, "input_schema": {"a": "float"},
+                   "target": "y", "dataset_ids": [w.dataset_id]}
+    run = {"run_id": "r", "rows": 10, "metrics": {"auc": 0.7}, "report_hashes": {}, "drift_share": 0.0, "drift_detected": False,
+               "fairness_breach": False}
+    dataset = {"name": "d", "source": "s", "schema": {"a": "integer"}, "row_count": 1, "content_hash": "ab" * 32}
     return {
         "dataset name": lambda t: w.app.register_dataset(w.ds, **{**dataset, "name": t}),
         "dataset source": lambda t: w.app.register_dataset(w.ds, **{**dataset, "source": t}),
