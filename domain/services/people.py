@@ -126,8 +126,10 @@ class People(Service):
     def _knows_subject(self, subject: str) -> bool:
         """A data subject is a user of this ledger, one whose key the vault holds, or one already erased."""
         try:
-            self._get(UUID(subject), User, "user")
-            return True
+            user_id = UUID(subject)
+            if str(user_id) == subject:  # the canonical form only: keys and erasures are filed under it
+                self._get(user_id, User, "user")
+                return True
         except (ValueError, NotFound):
             pass
         return self._exists(Erasure.create_id(subject)) or (self.vault is not None and self.vault.knows(subject))

@@ -107,7 +107,7 @@ def test_erasing_a_subject_nobody_knows_is_not_found_and_records_nothing():
     w = make_world()
     w.app.vault = _NoKeys()
     before = w.events()
-    for subject in ("made-up", "00000000-0000-4000-8000-000000000000", str(w.model_id)):
+    for subject in ("made-up", "00000000-0000-4000-8000-000000000000", str(w.model_id), w.manager.user_id.hex):
         with pytest.raises(NotFound, match="no data subject"):
             w.app.erase_subject(w.admin, subject, reason="a request about nobody")
     assert w.events() == before
