@@ -17,6 +17,7 @@ from .views import (
     Body,
     CompliancePublic,
     ComplianceSummary,
+    IdempotencyKey,
     ModelRecorded,
     Recorded,
     Text,
@@ -52,9 +53,8 @@ class ScoreRecorded(Recorded):
     compliance: CompliancePublic
 
 
-def _answer(services: Any, actor: Any, model_id: UUID) -> dict[str, Any]:
+def _answer(services: Any, actor: Any, model_id: UUID, position: int | None) -> dict[str, Any]:
     gov = services.governance
-    position = gov.recorded_position()  # before the reads below, which are guarded commands of their own
     model = gov.get_model(actor, model_id)
     latest = gov.get_version(actor, model.version_ids[-1]) if model.version_ids else None
     view = score_view(model, latest)
@@ -68,11 +68,12 @@ class ConfigIn(Body):
 
 
 @router.put("/models/{model_id}/compliance/config", response_model=ScoreRecorded)
-def configure(services: ServicesDep, actor: CurrentActor, model_id: UUID, body: ConfigIn) -> dict[str, Any]:
+def configure(services: ServicesDep, actor: CurrentActor, model_id: UUID, body: ConfigIn,
+              idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Set the model's risk tier and which sections apply and are mandatory (compliance managers, superadmin)."""
-    services.governance.configure_compliance(actor, model_id, risk_tier=body.risk_tier,
-                                             applicable=body.applicable, mandatory=body.mandatory)
-    return _answer(services, actor, model_id)
+    recorded = services.governance.configure_compliance(actor, model_id, risk_tier=body.risk_tier, applicable=body.applicable,
+                                                        mandatory=body.mandatory, idempotency_key=idempotency_key)
+    return _answer(services, actor, model_id, recorded.position)
 
 
 class SectionIn(Body):
@@ -80,15 +81,17 @@ class SectionIn(Body):
 
 
 @router.put("/models/{model_id}/compliance/sections/{section}", response_model=ScoreRecorded)
-def edit_section(services: ServicesDep, actor: CurrentActor, model_id: UUID, section: WrittenName, body: SectionIn) -> dict[str, Any]:
+def edit_section(services: ServicesDep, actor: CurrentActor, model_id: UUID, section: WrittenName, body: SectionIn,
+                 idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Write one of the six sections people write; the event keeps the text before and after."""
-    services.governance.edit_section(actor, model_id, section, body.content)
-    return _answer(services, actor, model_id)
+    recorded = services.governance.edit_section(actor, model_id, section, body.content, idempotency_key=idempotency_key)
+    return _answer(services, actor, model_id, recorded.position)
 
 
 @router.post("/models/{model_id}/monitoring", response_model=ModelRecorded)
-def register_monitoring(services: ServicesDep, actor: CurrentActor, model_id: UUID) -> dict[str, Any]:
+def register_monitoring(services: ServicesDep, actor: CurrentActor, model_id: UUID,
+                        idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Register the model for compliance monitoring."""
     gov = services.governance
-    gov.register_monitoring(actor, model_id)
-    return {"position": gov.recorded_position(), "model": model_view(gov.get_model(actor, model_id))}
+    recorded = gov.register_monitoring(actor, model_id, idempotency_key=idempotency_key)
+    return {"position": recorded.position, "model": model_view(gov.get_model(actor, model_id))}

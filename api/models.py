@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import Field, FiniteFloat, NonNegativeInt, PositiveInt
 
+from domain.application import Recorded as Outcome
 from domain.errors import InvalidInput
 from projections.queries import DATASET_COLUMNS, MODEL_COLUMNS, VERSION_COLUMNS
 
@@ -20,6 +21,7 @@ from .views import (
     Body,
     DatasetPublic,
     DatasetRecorded,
+    IdempotencyKey,
     ModelDetail,
     ModelPublic,
     ModelRecorded,
@@ -110,12 +112,13 @@ class DatasetIn(Body):
 
 
 @router.post("/datasets", response_model=DatasetRecorded, status_code=201)
-def register_dataset(services: ServicesDep, actor: CurrentActor, body: DatasetIn) -> dict[str, Any]:
+def register_dataset(services: ServicesDep, actor: CurrentActor, body: DatasetIn,
+                     idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     gov = services.governance
-    dataset_id = gov.register_dataset(actor, name=body.name, source=body.source, schema=body.schema_,
-                                      row_count=body.row_count, content_hash=body.content_hash)
-    d = gov.get_dataset(dataset_id)
-    position = gov.recorded_position()
+    recorded = gov.register_dataset(actor, name=body.name, source=body.source, schema=body.schema_,
+                                    row_count=body.row_count, content_hash=body.content_hash, idempotency_key=idempotency_key)
+    d = gov.get_dataset(recorded.id)
+    position = recorded.position
     return {"position": position, "dataset": {"dataset_id": str(d.id), "name": d.name, "source": d.source,
                                               "row_count": d.row_count, "content_hash": d.content_hash,
                                               "registered_by": d.registered_by, "position": position}}
@@ -127,10 +130,11 @@ class ModelIn(Body):
 
 
 @router.post("/models", response_model=ModelRecorded, status_code=201)
-def register_model(services: ServicesDep, actor: CurrentActor, body: ModelIn) -> dict[str, Any]:
+def register_model(services: ServicesDep, actor: CurrentActor, body: ModelIn,
+                   idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     gov = services.governance
-    model_id = gov.register_model(actor, name=body.name, description=body.description)
-    return {"position": gov.recorded_position(), "model": model_view(gov.get_model(actor, model_id))}
+    recorded = gov.register_model(actor, name=body.name, description=body.description, idempotency_key=idempotency_key)
+    return {"position": recorded.position, "model": model_view(gov.get_model(actor, recorded.id))}
 
 
 class VersionIn(Body):
@@ -144,29 +148,29 @@ class VersionIn(Body):
 
 
 @router.post("/models/{model_id}/versions", response_model=VersionRecorded, status_code=201)
-def import_version(services: ServicesDep, actor: CurrentActor, model_id: UUID, body: VersionIn) -> dict[str, Any]:
+def import_version(services: ServicesDep, actor: CurrentActor, model_id: UUID, body: VersionIn,
+                   idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """A version trained elsewhere: the artifact must hash to `sha256`, and its datasets must be registered."""
     try:
         artifact = base64.b64decode(body.artifact_base64, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput("artifact_base64 is not valid base64") from None
-    gov = services.governance
-    version_id = gov.import_version(actor, model_id, artifact=artifact, declared_hash=body.sha256, estimator=body.estimator,
-                                    metrics=body.metrics, input_schema=body.input_schema, target=body.target,
-                                    dataset_ids=body.dataset_ids)
-    return _version_answer(services, actor, version_id)
+    recorded = services.governance.import_version(
+        actor, model_id, artifact=artifact, declared_hash=body.sha256, estimator=body.estimator, metrics=body.metrics,
+        input_schema=body.input_schema, target=body.target, dataset_ids=body.dataset_ids, idempotency_key=idempotency_key)
+    return _version_answer(services, actor, recorded)
 
 
-def _version_answer(services: Any, actor: Any, version_id: UUID) -> dict[str, Any]:
-    gov = services.governance
-    return {"position": gov.recorded_position(), "version": version_view(gov.get_version(actor, version_id))}
+def _version_answer(services: Any, actor: Any, recorded: Outcome) -> dict[str, Any]:
+    return {"position": recorded.position, "version": version_view(services.governance.get_version(actor, recorded.id))}
 
 
 @router.post("/versions/{version_id}/export", response_model=VersionRecorded)
-def export_to_staging(services: ServicesDep, actor: CurrentActor, version_id: UUID) -> dict[str, Any]:
+def export_to_staging(services: ServicesDep, actor: CurrentActor, version_id: UUID,
+                      idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Export a trained version to staging (trained → staged)."""
-    services.governance.export_to_staging(actor, version_id)
-    return _version_answer(services, actor, version_id)
+    recorded = services.governance.export_to_staging(actor, version_id, idempotency_key=idempotency_key)
+    return _version_answer(services, actor, recorded)
 
 
 class BatchRunIn(Body):
@@ -180,12 +184,14 @@ class BatchRunIn(Body):
 
 
 @router.post("/versions/{version_id}/batch-runs", response_model=VersionRecorded, status_code=201)
-def record_batch_run(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: BatchRunIn) -> dict[str, Any]:
+def record_batch_run(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: BatchRunIn,
+                     idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Record the evidence of a completed batch inference run (staged or validated → validated)."""
-    services.governance.record_batch_run(actor, version_id, run_id=body.run_id, rows=body.rows, metrics=body.metrics,
-                                         report_hashes=body.report_hashes, drift_share=body.drift_share,
-                                         drift_detected=body.drift_detected, fairness_breach=body.fairness_breach)
-    return _version_answer(services, actor, version_id)
+    recorded = services.governance.record_batch_run(
+        actor, version_id, run_id=body.run_id, rows=body.rows, metrics=body.metrics, report_hashes=body.report_hashes,
+        drift_share=body.drift_share, drift_detected=body.drift_detected, fairness_breach=body.fairness_breach,
+        idempotency_key=idempotency_key)
+    return _version_answer(services, actor, recorded)
 
 
 class ReviewIn(Body):
@@ -194,10 +200,12 @@ class ReviewIn(Body):
 
 
 @router.post("/versions/{version_id}/approve", response_model=VersionRecorded)
-def approve(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: ReviewIn) -> dict[str, Any]:
+def approve(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: ReviewIn,
+            idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Approve a validated version (managers; never one you trained or exported; mandatory sections complete)."""
-    services.governance.approve(actor, version_id, findings=body.findings, justification=body.justification)
-    return _version_answer(services, actor, version_id)
+    recorded = services.governance.approve(actor, version_id, findings=body.findings, justification=body.justification,
+                                           idempotency_key=idempotency_key)
+    return _version_answer(services, actor, recorded)
 
 
 class RejectIn(Body):
@@ -205,9 +213,10 @@ class RejectIn(Body):
 
 
 @router.post("/versions/{version_id}/reject", response_model=VersionRecorded)
-def reject(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: RejectIn) -> dict[str, Any]:
-    services.governance.reject(actor, version_id, findings=body.findings)
-    return _version_answer(services, actor, version_id)
+def reject(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: RejectIn,
+           idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    recorded = services.governance.reject(actor, version_id, findings=body.findings, idempotency_key=idempotency_key)
+    return _version_answer(services, actor, recorded)
 
 
 class DeployIn(Body):
@@ -215,10 +224,11 @@ class DeployIn(Body):
 
 
 @router.post("/versions/{version_id}/deploy", response_model=VersionRecorded)
-def deploy(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: DeployIn) -> dict[str, Any]:
+def deploy(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: DeployIn,
+           idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Deploy an approved version."""
-    services.governance.deploy(actor, version_id, target=body.target)
-    return _version_answer(services, actor, version_id)
+    recorded = services.governance.deploy(actor, version_id, target=body.target, idempotency_key=idempotency_key)
+    return _version_answer(services, actor, recorded)
 
 
 class ReasonIn(Body):
@@ -226,15 +236,17 @@ class ReasonIn(Body):
 
 
 @router.post("/versions/{version_id}/terminate", response_model=VersionRecorded)
-def terminate(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: ReasonIn) -> dict[str, Any]:
+def terminate(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: ReasonIn,
+              idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Terminate a deployment; a terminated deployment stays terminated."""
-    services.governance.terminate(actor, version_id, reason=body.reason)
-    return _version_answer(services, actor, version_id)
+    recorded = services.governance.terminate(actor, version_id, reason=body.reason, idempotency_key=idempotency_key)
+    return _version_answer(services, actor, recorded)
 
 
 @router.post("/versions/{version_id}/retire", response_model=VersionRecorded)
-def retire(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: ReasonIn) -> dict[str, Any]:
+def retire(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: ReasonIn,
+           idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Retire a version (approved, rejected or terminated), recording why."""
-    services.governance.retire(actor, version_id, reason=body.reason)
-    return _version_answer(services, actor, version_id)
+    recorded = services.governance.retire(actor, version_id, reason=body.reason, idempotency_key=idempotency_key)
+    return _version_answer(services, actor, recorded)
 

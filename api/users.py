@@ -14,7 +14,7 @@ from projections.queries import USER_COLUMNS
 from .deps import CurrentActor, ServicesDep
 from .errors import RESPONSES
 from .reading import AsOf, Cursor, Limit, Page, reading
-from .views import Body, Name, Recorded, Text, UserPublic
+from .views import Body, IdempotencyKey, Name, Recorded, Text, UserPublic
 
 router = APIRouter(prefix="/v1", tags=["users"], responses=RESPONSES)
 
@@ -35,11 +35,12 @@ class KeyPublic(BaseModel):
 
 class KeyIssued(Recorded):
     key_id: str
-    api_key: str = Field(description="shown this once; only its hash is stored")
+    api_key: str | None = Field(description="shown this once; only its hash is stored, so a repeated request (the same "
+                                            "Idempotency-Key) answers null: revoke that key and issue another if it was lost")
 
 
 def _user(services: Any, actor: Any, username: str) -> dict[str, Any]:
-    services.governance.authorize(actor, Action.MANAGE_USERS, f"user {username}")
+    services.governance.authorize(actor, Action.MANAGE_USERS, "user", username)
     user = services.governance.repository.get(user_id_for(username))
     return {"user_id": str(user.id), "username": user.username, "role": str(user.role), "active": user.active}
 
@@ -58,10 +59,11 @@ class UserIn(Body):
 
 
 @router.post("/users", response_model=UserRecorded, status_code=201)
-def create_user(services: ServicesDep, actor: CurrentActor, body: UserIn) -> dict[str, Any]:
-    gov = services.governance
-    gov.create_user(actor, body.username, body.role, email=body.email)
-    return {"position": gov.recorded_position(), "user": _user(services, actor, body.username)}
+def create_user(services: ServicesDep, actor: CurrentActor, body: UserIn,
+                idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    recorded = services.governance.create_user(actor, body.username, body.role, email=body.email,
+                                               idempotency_key=idempotency_key)
+    return {"position": recorded.position, "user": _user(services, actor, body.username)}
 
 
 class RoleIn(Body):
@@ -69,11 +71,11 @@ class RoleIn(Body):
 
 
 @router.put("/users/{username}/role", response_model=UserRecorded)
-def change_role(services: ServicesDep, actor: CurrentActor, username: Username, body: RoleIn) -> dict[str, Any]:
+def change_role(services: ServicesDep, actor: CurrentActor, username: Username, body: RoleIn,
+                idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """A user holds one role; changing it is recorded with who changed it."""
-    gov = services.governance
-    gov.change_role(actor, username, body.role)
-    return {"position": gov.recorded_position(), "user": _user(services, actor, username)}
+    recorded = services.governance.change_role(actor, username, body.role, idempotency_key=idempotency_key)
+    return {"position": recorded.position, "user": _user(services, actor, username)}
 
 
 @router.get("/users/{username}/keys", response_model=list[KeyPublic])
@@ -88,19 +90,18 @@ class KeyIn(Body):
 
 
 @router.post("/users/{username}/keys", response_model=KeyIssued, status_code=201)
-def issue_key(services: ServicesDep, actor: CurrentActor, username: Username, body: KeyIn) -> dict[str, Any]:
-    gov = services.governance
-    key_id, token = gov.issue_api_key(actor, username, body.label)
-    return {"position": gov.recorded_position(), "key_id": key_id, "api_key": token}
+def issue_key(services: ServicesDep, actor: CurrentActor, username: Username, body: KeyIn,
+              idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    recorded = services.governance.issue_api_key(actor, username, body.label, idempotency_key=idempotency_key)
+    return {"position": recorded.position, "key_id": recorded.key_id, "api_key": recorded.api_key}
 
 
 @router.delete("/keys/{key_id}", response_model=Recorded)
-def revoke_key(services: ServicesDep, actor: CurrentActor,
-               key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]) -> dict[str, Any]:
+def revoke_key(services: ServicesDep, actor: CurrentActor, key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")],
+               idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Revoke an API key at once: it authenticates nothing from now on."""
-    gov = services.governance
-    gov.revoke_api_key(actor, key_id)
-    return {"position": gov.recorded_position()}
+    recorded = services.governance.revoke_api_key(actor, key_id, idempotency_key=idempotency_key)
+    return {"position": recorded.position}
 
 
 class ErasureIn(Body):
@@ -113,8 +114,10 @@ class Erased(Recorded):
 
 @router.post("/subjects/{subject}/erasure", response_model=Erased)
 def erase_subject(services: ServicesDep, actor: CurrentActor, subject: Annotated[str, Path(max_length=200, pattern=r"^[^\x00/]+$")],
-                  body: ErasureIn) -> dict[str, Any]:
-    """Destroy a data subject's key: their personal data becomes unreadable forever; every proof still verifies."""
-    gov = services.governance
-    destroyed = gov.erase_subject(actor, subject, reason=body.reason)
-    return {"position": gov.recorded_position(), "key_destroyed": destroyed}
+                  body: ErasureIn, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    """Destroy a data subject's key: their personal data becomes unreadable forever; every proof still verifies.
+
+    The subject must be known (a user of this ledger, one whose key the vault holds, or one already erased): an
+    unknown subject is 404 and nothing is recorded. Repeating an erasure records nothing new (position null)."""
+    recorded = services.governance.erase_subject(actor, subject, reason=body.reason, idempotency_key=idempotency_key)
+    return {"position": recorded.position, "key_destroyed": bool(recorded.key_destroyed)}

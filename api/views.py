@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from fastapi import Header
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain.models import Model, ModelVersion
@@ -18,6 +19,12 @@ def _printable(value: str) -> str:
 #: Text from callers: no NUL (PostgreSQL text cannot hold one), bounded.
 Text = Annotated[str, AfterValidator(_printable), Field(max_length=20_000)]
 Name = Annotated[str, AfterValidator(_printable), Field(max_length=200)]
+
+
+#: Every command takes one: a repeat with the same key by the same caller answers the first answer, recording nothing.
+IdempotencyKey = Annotated[str | None, Header(max_length=200, description=(
+    "any 1 to 200 printable ASCII characters, new for each request: a retry with the same key and the same request "
+    "answers the first answer and records nothing; with a different request it is refused (409 idempotency_key_reused)"))]
 
 
 class Body(BaseModel):

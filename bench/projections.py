@@ -34,7 +34,7 @@ def build(app: Governance, events: int, rng: random.Random) -> tuple[int, float]
     admin = app.authenticate(KEYS["root"])
     for name, role in (("dana", "data_scientist"), ("mia", "manager"), ("cora", "compliance_manager"), ("aud", "auditor")):
         app.create_user(admin, name, role)
-        KEYS[name] = app.issue_api_key(admin, name, "bench")[1]
+        KEYS[name] = app.issue_api_key(admin, name, "bench").api_key
     owner, reviewer = app.authenticate(KEYS["dana"]).user_id, app.authenticate(KEYS["mia"]).user_id
     start = time.perf_counter()
     written = history(app, events, rng, owner, reviewer)
@@ -86,7 +86,7 @@ def main() -> None:
     db = fresh_pg("gl_bench_projections") if args.db == "postgresql" else fresh_sqlite(Path(workdir.name), "projections")
     try:
         app = Governance(env=db.eventsourcing_env())
-        KEYS["root"] = app.create_admin("root")[1]
+        KEYS["root"] = app.create_admin("root").api_key
         end, seconds = build(app, args.events, rng)
         print(f"{args.db}: built a ledger of {end:,} events in {seconds:.0f} s")
         projector = Projector(db, app)

@@ -8,17 +8,24 @@ from eventsourcing.domain import Aggregate, event
 
 
 class Refusal(Aggregate):
-    """One refused attempt: who tried what, on what, and why it was refused."""
+    """One refused attempt: who tried what, on what (its kind and id, as readers need them), and why it was refused."""
 
     @event("AccessDenied")
-    def __init__(self, user_id: UUID, username: str, role: str, action: str, subject: str, code: str, reason: str) -> None:
+    def __init__(self, user_id: UUID, username: str, role: str, action: str, subject_kind: str, subject_id: str | None,
+                 code: str, reason: str) -> None:
         self.user_id = user_id
         self.username = username
         self.role = role
         self.action = action
-        self.subject = subject
+        self.subject_kind = subject_kind  # "model", "model_version", "user", "data_subject", … or what a read was of
+        self.subject_id = subject_id
         self.code = code
         self.reason = reason
+
+    @property
+    def subject(self) -> str:
+        """What was refused, as people read it: "model version 1f…"."""
+        return f"{self.subject_kind.replace('_', ' ')} {self.subject_id}" if self.subject_id else self.subject_kind
 
 
 class Erasure(Aggregate):

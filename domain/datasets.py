@@ -8,16 +8,23 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from .errors import InvalidInput
+from .inputs import INT64_MAX, MAX_ITEMS, check_text
 
 COLUMN_TYPES = frozenset({"integer", "float", "string", "boolean", "category", "datetime"})
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
+#: Columns in one schema: wide enough for ordinary tabular data, small enough to keep the event small.
+MAX_COLUMNS = MAX_ITEMS
+
+
 def check_schema(schema: Any) -> dict[str, str]:
-    """A schema is a non-empty mapping of column name to one of COLUMN_TYPES."""
+    """A schema is a non-empty mapping of at most MAX_COLUMNS column names to one of COLUMN_TYPES."""
     if not isinstance(schema, dict) or not schema:
         raise InvalidInput("a dataset schema must be a non-empty mapping of column name to type")
+    if len(schema) > MAX_COLUMNS:
+        raise InvalidInput(f"a schema has at most {MAX_COLUMNS} columns, not {len(schema)}")
     for column, kind in schema.items():
         if not isinstance(column, str) or not _NAME.match(column):
             raise InvalidInput(f"column name {column!r} must be an identifier of at most 64 characters")
@@ -27,13 +34,11 @@ def check_schema(schema: Any) -> dict[str, str]:
 
 
 def check_registration(name: str, source: str, schema: Any, row_count: Any, content_hash: str) -> None:
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise InvalidInput("a dataset needs a name of 1 to 200 characters")
-    if not isinstance(source, str) or not source.strip():
-        raise InvalidInput("a dataset needs a source (a file, query or object URL)")
+    check_text(name, "a dataset's name", max_length=200)
+    check_text(source, "a dataset's source (a file, query or object URL)", max_length=2_000)
     check_schema(schema)
-    if not isinstance(row_count, int) or isinstance(row_count, bool) or row_count < 0:
-        raise InvalidInput(f"row count must be a non-negative integer, got {row_count!r}")
+    if not isinstance(row_count, int) or isinstance(row_count, bool) or not 0 <= row_count <= INT64_MAX:
+        raise InvalidInput(f"row count must be an integer from 0 to {INT64_MAX}")
     if not isinstance(content_hash, str) or not _SHA256.match(content_hash):
         raise InvalidInput("content hash must be 64 lowercase hex digits (SHA-256)")
 

@@ -4,10 +4,20 @@
 from __future__ import annotations
 
 
+def printable(value: object, limit: int = 500) -> str:
+    """`value` as text every store and every JSON answer can carry: lone surrogates escaped, NUL dropped, bounded.
+
+    For text recorded or answered whatever the caller sent (refusals, error messages)."""
+    text = value if isinstance(value, str) else str(value)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 class DomainError(Exception):
     code = "domain_error"
 
     def __init__(self, message: str) -> None:
+        message = printable(message, 2_000)  # messages quote input, and are answered as JSON and recorded
         super().__init__(message)
         self.message = message
 
@@ -56,3 +66,9 @@ class PreconditionFailed(Refused):
 
 class ArtifactMismatch(DomainError):
     code = "artifact_hash_mismatch"
+
+
+class IdempotencyKeyReused(DomainError):
+    """The caller sent this idempotency key before, with a different request."""
+
+    code = "idempotency_key_reused"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from enum import StrEnum
 from typing import Any
@@ -17,6 +18,7 @@ from .errors import (
     PreconditionFailed,
     SegregationOfDuties,
 )
+from .inputs import INT64_MAX, MAX_ITEMS, check_text
 from .timed import TimedAggregate
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -51,10 +53,11 @@ def version_id_for(model_id: UUID, number: int) -> UUID:
 
 
 def _check_metrics(metrics: Any, what: str) -> dict[str, float]:
-    if not isinstance(metrics, dict) or not metrics:
-        raise InvalidInput(f"{what} must be a non-empty mapping of metric name to number")
+    if not isinstance(metrics, dict) or not metrics or len(metrics) > MAX_ITEMS:
+        raise InvalidInput(f"{what} must be a non-empty mapping of at most {MAX_ITEMS} metric names to numbers")
     for name, value in metrics.items():
-        if not isinstance(name, str) or isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        check_text(name, f"{what}: a metric's name", max_length=200)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise InvalidInput(f"{what}: metric {name!r} must be a finite number, got {value!r}")
     return {k: float(v) for k, v in metrics.items()}
 
@@ -83,7 +86,7 @@ class Model(TimedAggregate):
     def register(cls, *, name: str, description: str, owner: UUID, registered_by: str) -> Model:
         if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
             raise InvalidInput("a model needs a name of 1 to 200 characters")
-        return cls(name.strip(), str(description or ""), owner, registered_by)
+        return cls(name.strip(), check_text(description or "", "a model's description", required=False), owner, registered_by)
 
     @event("VersionAdded")
     def add_version(self, version_id: UUID, number: int, added_by: str | None = None) -> None:
@@ -151,6 +154,7 @@ class ModelVersion(TimedAggregate):
                        input_schema: dict[str, str], target: str, dataset_ids: list[UUID], trained_by: UUID,
                        trained_by_name: str) -> ModelVersion:
         _check_hash(artifact_hash, "artifact hash")
+        check_text(estimator, "the estimator's name", max_length=200)
         check_schema(input_schema)
         if not isinstance(target, str) or not target or target in input_schema:
             raise InvalidInput("the target must name the predicted column, not one of the input features")
@@ -182,8 +186,11 @@ class ModelVersion(TimedAggregate):
     def record_batch_run(self, *, run_id: str, rows: int, metrics: dict[str, float], report_hashes: dict[str, str],
                          drift_share: float, drift_detected: bool, fairness_breach: bool, by: UUID) -> None:
         self._step("record a batch run")
-        if not isinstance(rows, int) or isinstance(rows, bool) or rows <= 0:
-            raise InvalidInput("a batch run scores at least one row")
+        check_text(run_id, "a batch run's id", max_length=200)
+        if not isinstance(rows, int) or isinstance(rows, bool) or not 0 < rows <= INT64_MAX:
+            raise InvalidInput(f"a batch run scores from 1 to {INT64_MAX} rows")
+        if not isinstance(report_hashes, dict) or len(report_hashes) > MAX_ITEMS:
+            raise InvalidInput(f"a batch run names at most {MAX_ITEMS} reports by their hashes")
         for name, digest in report_hashes.items():
             _check_hash(digest, f"report hash {name!r}")
         if not 0.0 <= float(drift_share) <= 1.0:

@@ -79,3 +79,9 @@ def check_can_read(actor: Actor, owner: UUID) -> None:
     check_allowed(actor, Action.READ)
     if actor.role is Role.DATA_SCIENTIST and actor.user_id != owner:
         raise Forbidden(f"{actor.username} (data_scientist) may read only the models they own")
+
+
+def check_owns(actor: Actor, owner: UUID) -> None:
+    """Data scientists work only on the models they own; every other role the action allows works on any model."""
+    if actor.role is Role.DATA_SCIENTIST and actor.user_id != owner:
+        raise Forbidden(f"{actor.username} (data_scientist) may change only the models they own")

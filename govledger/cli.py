@@ -186,7 +186,7 @@ app.add_typer(users, name="users")
 def create_admin(username: Annotated[str, typer.Argument(help="the first superadmin's username")]) -> None:
     """Create the first superadmin and print its API key, once. Refused when an administrator exists."""
     gov = Ledger().application()
-    _, token = gov.create_admin(username)
+    token = gov.create_admin(username).api_key
     out.print(f"created superadmin {username}; API key (shown once, store it now):")
     sys.stdout.write(token + "\n")
 
@@ -231,7 +231,7 @@ def erase_subject(
 
     gov = Ledger().application()
     subject_aggregates(gov, subject)  # a subject this ledger knows
-    destroyed = gov.erase_subject(OPERATOR, subject, reason=reason)
+    destroyed = gov.erase_subject(OPERATOR, subject, reason=reason).key_destroyed
     out.print(f"erased data subject {subject}" + ("" if destroyed else " (its key was already destroyed)"))
 
 

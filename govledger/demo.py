@@ -66,7 +66,7 @@ def register_feed(gov: Governance, actor: Actor, data_dir: Any, *, days: int, ro
             path = folder / f"region={region}.csv"
             path.write_bytes(content)
             ids.append(gov.register_dataset(actor, name=f"bureau-feed {day} {region}", source=str(path), schema=SCHEMA,
-                                            row_count=rows, content_hash=hashlib.sha256(content).hexdigest()))
+                                            row_count=rows, content_hash=hashlib.sha256(content).hexdigest()).id)
             progress(1)
     return ids
 
@@ -76,7 +76,7 @@ def _register_file(gov: Governance, actor: Actor, data_dir: Any, name: str, cont
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     return gov.register_dataset(actor, name=name, source=str(path), schema=SCHEMA, row_count=rows,
-                                content_hash=hashlib.sha256(content).hexdigest())
+                                content_hash=hashlib.sha256(content).hexdigest()).id
 
 
 def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
@@ -88,14 +88,13 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
             "(remove that directory, or set GOVLEDGER_DATA_DIR, to tell it again)")
         _prove(ledger, None, say)
         return
-    _, admin_key = gov.create_admin("root")
+    admin_key = gov.create_admin("root").api_key
     say("1. root becomes the first superadmin; its API key is shown once and stored only as a SHA-256")
     admin = gov.authenticate(admin_key)
     cast = {}
     for name, role in TEAM.items():
         gov.create_user(admin, name, role)
-        _, key = gov.issue_api_key(admin, name, "demo")
-        cast[name] = gov.authenticate(key)
+        cast[name] = gov.authenticate(gov.issue_api_key(admin, name, "demo").api_key)
     say("   users: " + ", ".join(f"{n} ({r})" for n, r in TEAM.items()))
     dana, mia, cora = cast["dana"], cast["mia"], cast["cora"]
 
@@ -112,12 +111,12 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
     cv_auc = float(np.mean(cross_val_score(pipeline, train.X, train.y, cv=3, scoring="roc_auc")))
     pipeline.fit(train.X, train.y)
     artifact = dump_model(pipeline)
-    model_id = gov.register_model(dana, name="consumer-credit-default", description="12-month default risk")
+    model_id = gov.register_model(dana, name="consumer-credit-default", description="12-month default risk").id
     version_id = gov.import_version(
         dana, model_id, artifact=artifact, declared_hash=hashlib.sha256(artifact).hexdigest(),
         estimator="HistGradientBoostingClassifier", metrics={"cv_roc_auc": cv_auc,
                                                              "train_roc_auc": float(roc_auc_score(train.y, pipeline.predict_proba(train.X)[:, 1]))},
-        input_schema=FEATURES, target=TARGET, dataset_ids=[train_id, *feed[:8]])
+        input_schema=FEATURES, target=TARGET, dataset_ids=[train_id, *feed[:8]]).id
     version = gov.get_version(dana, version_id)
     say(f"3. dana trains a gradient-boosted pipeline on 20,000 applications (cross-validated AUC {cv_auc:.3f}) and imports it as "
         f"version {version.number}: skops artifact sha256 {version.artifact_hash[:16]}…, lineage to {len(version.dataset_ids)} datasets")

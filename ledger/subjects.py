@@ -87,6 +87,15 @@ class SubjectVault:
         except InvalidTag:
             raise InvalidArgument(f"a token of subject {subject} does not decrypt: it was altered") from None
 
+    def knows(self, subject: str) -> bool:
+        """Whether a key is held for `subject` (anything that is not a subject id is not known)."""
+        try:
+            subject = self._check(subject)
+        except InvalidArgument:
+            return False
+        with self._connect() as conn:
+            return self._key(conn, subject, create=False) is not None
+
     def erase(self, subject: str) -> bool:
         """Destroy the subject's key; True if there was one."""
         subject = self._check(subject)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -29,11 +28,11 @@ ACTIONS: dict[tuple[str, str], Action] = {
 OWNER_ACTIONS = {owner: Action.MANAGE_USERS for owner in ("User", "ApiKey", "Erasure", "Installation")}
 ACTION_NAMES = {a.value: a.name.lower() for a in Action}
 
-#: payload fields naming who acted, by name or by user id, in the order they are looked for
-ACTOR_FIELDS = ("username", "registered_by", "trained_by_name", "configured_by", "edited_by", "created_by", "changed_by",
+#: payload fields naming who acted, by name or by user id, in the order they are looked for. Not `username`: on
+#: User.Created it names the new user, not the administrator who created them (`created_by`).
+ACTOR_FIELDS = ("registered_by", "trained_by_name", "configured_by", "edited_by", "created_by", "changed_by",
                 "issued_by", "revoked_by", "deactivated_by", "erased_by", "added_by", "exported_by", "completed_for",
-                "approved_by", "rejected_by", "deployed_by", "terminated_by", "retired_by", "admin_id")
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+                "approved_by", "rejected_by", "deployed_by", "terminated_by", "retired_by", "admin_id", "caller")
 
 
 #: how each kind of event reads in the audit trail
@@ -55,8 +54,15 @@ SUMMARIES: dict[tuple[str, str], Callable[[Any], str]] = {
     ("ApiKey", "Issued"): lambda e: f"API key {e.key_id} issued",
     ("ApiKey", "Revoked"): lambda e: "API key revoked",
     ("Erasure", "SubjectErased"): lambda e: f"data subject {e.subject} erased: {e.reason}",
-    ("Refusal", "AccessDenied"): lambda e: f"refused {e.action} on {e.subject}: {e.reason}",
+    ("Refusal", "AccessDenied"): lambda e: f"refused {e.action} on {_refused(e)}: {e.reason}",
+    ("IdempotentRequest", "Answered"): lambda e: f"request {e.command} answered (idempotency key)",
 }
+
+
+def _refused(event: Any) -> str:
+    """What a refusal was about, as people read it: "model version 1f…"."""
+    kind = event.subject_kind.replace("_", " ")
+    return f"{kind} {event.subject_id}" if event.subject_id else kind
 
 
 def _summary(owner: str, name: str, event: Any) -> str:
@@ -82,7 +88,9 @@ class AuditTrail:
         self.lookups = lookups
         self.recorded_by: str | None = None  # read back from the last stored row after a restart
 
-    def _actor(self, conn: Any, event: Any) -> str | None:
+    def _actor(self, conn: Any, owner: str, event: Any) -> str | None:
+        if owner == "Refusal":
+            return str(event.username)
         field = _actor_field(type(event), tuple(vars(event)))
         value = getattr(event, field, None) if field else None
         if isinstance(value, UUID):
@@ -94,12 +102,11 @@ class AuditTrail:
             return str(event.originator_id)
         if owner == "ModelVersion":
             return str(event.model_id) if hasattr(event, "model_id") else self.lookups.model_of_version(conn, str(event.originator_id))
-        if owner == "Refusal":
-            found = _UUID.search(event.subject)
-            if found and event.subject.startswith("model version"):
-                return self.lookups.model_of_version(conn, found.group())
-            if found and event.subject.startswith("model "):
-                return found.group()
+        if owner == "Refusal" and event.subject_id:
+            if event.subject_kind == "model_version":
+                return self.lookups.model_of_version(conn, event.subject_id)
+            if event.subject_kind == "model":
+                return str(event.subject_id) if _is_uuid(event.subject_id) else None  # a model refused by its name has no id yet
         return None
 
     @staticmethod
@@ -108,8 +115,8 @@ class AuditTrail:
             return str(event.originator_id)
         if owner == "Erasure":
             return str(event.subject)
-        if owner == "Refusal" and event.subject.startswith("data subject "):
-            return str(event.subject.removeprefix("data subject "))
+        if owner == "Refusal" and event.subject_kind == "data_subject":
+            return str(event.subject_id)
         return None
 
     def apply(self, conn: Any, nid: int, recorded_at: str, event: Any) -> None:
@@ -126,9 +133,17 @@ class AuditTrail:
         self.rows.insert("audit_trail", {
             "notification_id": nid, "recorded_at": recorded_at, "recorded_by": self.recorded_by,
             "aggregate_id": str(event.originator_id),
-            "event_type": f"{owner}.{name}", "action": action, "outcome": outcome, "actor": self._actor(conn, event),
+            "event_type": f"{owner}.{name}", "action": action, "outcome": outcome, "actor": self._actor(conn, owner, event),
             "model_id": self._model(conn, owner, event), "data_subject": self._subject(owner, event),
             "summary": _summary(owner, name, event)})
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 class Jobs:

@@ -25,18 +25,18 @@ def _app(db: Database) -> Governance:
 
 def test_a_users_email_is_stored_only_as_ciphertext_and_is_unreadable_after_erasure(db, signer):
     app = _app(db)
-    admin = app.authenticate(app.create_admin("root")[1])
-    user_id = app.create_user(admin, "ana", "auditor", email=EMAIL)
+    admin = app.authenticate(app.create_admin("root").api_key)
+    user_id = app.create_user(admin, "ana", "auditor", email=EMAIL).id
     assert app.user_email(admin, "ana") == EMAIL
     with db.connect() as conn:
         stored = b"".join(bytes(s) for (s,) in conn.execute("SELECT state FROM ledger_events"))
     assert EMAIL.encode() not in stored
-    auditor = app.authenticate(app.issue_api_key(admin, "ana", "k")[1])
+    auditor = app.authenticate(app.issue_api_key(admin, "ana", "k").api_key)
     with pytest.raises(Forbidden):
         app.erase_subject(auditor, str(user_id), reason="not theirs to erase")
-    assert app.erase_subject(admin, str(user_id), reason="GDPR request 2026-117") is True
+    assert app.erase_subject(admin, str(user_id), reason="GDPR request 2026-117").key_destroyed is True
     assert app.user_email(admin, "ana") == ERASED
-    assert app.erase_subject(admin, str(user_id), reason="again") is False  # idempotent, one SubjectErased
+    assert app.erase_subject(admin, str(user_id), reason="again").key_destroyed is False  # idempotent, one SubjectErased
     with db.connect() as conn:
         seal_pending(db, conn, signer)
         verify_store(db, conn, signer.verifier)
@@ -47,8 +47,8 @@ def test_erase_subject_and_export_through_the_cli(tmp_path):
     env_url = f"sqlite:///{tmp_path / 'govledger-data' / 'govledger.db'}"
     db = Database.from_url(env_url)
     app = _app(db)
-    admin = app.authenticate(app.create_admin("root")[1])
-    user_id = str(app.create_user(admin, "ana", "auditor", email=EMAIL))
+    admin = app.authenticate(app.create_admin("root").api_key)
+    user_id = str(app.create_user(admin, "ana", "auditor", email=EMAIL).id)
     app.issue_api_key(admin, "ana", "laptop")
     app.close()
     assert run("seal", "--once", cwd=tmp_path).returncode == 0

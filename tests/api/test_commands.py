@@ -108,3 +108,78 @@ def test_bad_commands_get_clear_errors_and_append_nothing(api, method, path, bod
     kwargs = {"json": payload} if isinstance(payload, dict) else {"content": payload} if payload else {}
     refused(api.call(method, fill(path), user, **kwargs), status, code)
     assert api.events() == before, "a bad command appended events"
+
+
+def _raw(api, method: str, path: str, who: str, body: str):
+    """A request whose JSON text is sent as written (json.dumps would refuse a lone surrogate)."""
+    return api.client.request(method, path, content=body.encode(), headers={
+        "Authorization": f"Bearer {api.keys[who]}", "content-type": "application/json"})
+
+
+def test_a_row_count_beyond_int64_is_refused_and_the_read_models_keep_projecting(api):
+    before = api.events()
+    refused(_raw(api, "POST", "/v1/datasets", "dana", '{"name": "d", "source": "s", "schema": {"a": "float"}, '
+                 '"row_count": 99999999999999999999999999999, "content_hash": "' + "ab" * 32 + '"}'), 422, "invalid_input")
+    assert api.events() == before
+    ok(api.call("POST", "/v1/models", "dana", json={"name": "after the attack"}), 201)
+    api.project()
+    assert ok(api.get("/v1/models", "aud"))["as_of_position"] == api.events() - 1
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("POST", "/v1/models", '{"name": "\\ud800"}'),
+    ("POST", "/v1/models", '{"name": "m", "description": "a\\udfffb"}'),
+    ("POST", "/v1/datasets", '{"name": "d", "source": "\\ud800", "schema": {"a": "float"}, "row_count": 1, "content_hash": "' + "ab" * 32 + '"}'),
+    ("PUT", "/v1/models/{model}/compliance/sections/consent", '{"content": "\\ud800"}'),
+    ("POST", "/v1/versions/{version}/batch-runs", ('{"run_id": "\\ud800", "rows": 5, "metrics": {"auc": 0.8}, "report_hashes": {}, '
+                                                   '"drift_share": 0, "drift_detected": false, "fairness_breach": false}')),
+    ("POST", "/v1/users/mia/keys", '{"label": "\\ud800"}'),
+    ("POST", "/v1/users", '{"username": "newbie", "role": "auditor", "email": "\\ud800@bank.example"}'),
+])
+def test_a_lone_surrogate_in_a_text_field_is_refused_as_invalid_and_appends_nothing(api, method, path, body):
+    """Free text reaches the domain, which refuses it (invalid_input); fields with a pattern are refused at the edge."""
+    model, version = new_version(api)
+    who = "root" if "/users" in path else "cora" if "compliance" in path else "mia" if "batch-runs" in path else "dana"
+    before = api.events()
+    response = _raw(api, method, path.replace("{model}", model).replace("{version}", version), who, body)
+    refused(response, 422, "invalid_request" if "email" in body else "invalid_input")
+    assert api.events() == before
+
+
+def test_a_hundred_thousand_column_schema_is_refused_and_appends_nothing(api):
+    before = api.events()
+    schema = {f"c{i}": "float" for i in range(100_000)}
+    refused(api.call("POST", "/v1/datasets", "dana", json={"name": "wide", "source": "s", "schema": schema, "row_count": 1,
+                                                           "content_hash": "ab" * 32}), 422, "invalid_input")
+    assert api.events() == before
+
+
+@pytest.mark.parametrize(("method", "path", "who", "body"), [
+    ("POST", "/v1/models", "aud", '{"name": "\\ud800"}'),
+    ("POST", "/v1/models", "root", '{"name": "a\\udfff", "description": "\\ud800"}'),
+    ("POST", "/v1/datasets", "mia", ('{"name": "\\ud800", "source": "s", "schema": {"a": "float"}, "row_count": 1, '
+                                     '"content_hash": "' + "ab" * 32 + '"}')),
+])
+def test_an_unauthorised_caller_sending_a_lone_surrogate_is_refused_and_the_refusal_is_recorded_once(api, method, path, who, body):
+    model, _ = new_version(api)
+    before = api.events()
+    refused(_raw(api, method, path.replace("{model}", model), who, body), 403, "forbidden")
+    assert api.events() == before + 1
+    api.project()
+    trail = ok(api.get("/v1/audit-trail", "aud", outcome="refused", order="desc", limit=1))["items"]
+    assert trail[0]["position"] == before and trail[0]["event_type"] == "Refusal.AccessDenied"
+
+
+@pytest.mark.parametrize("subject", ["nobody-at-all", "00000000-0000-4000-8000-000000000000"])
+def test_erasing_a_subject_nobody_knows_is_not_found_and_records_nothing(api, subject):
+    before = api.events()
+    refused(api.call("POST", f"/v1/subjects/{subject}/erasure", "root", json={"reason": "a made-up request"}), 404, "not_found")
+    assert api.events() == before
+
+
+def test_the_audit_trail_names_the_admin_who_created_a_user_not_the_new_user(api):
+    created = ok(api.call("POST", "/v1/users", "root", json={"username": "nora", "role": "manager"}), 201)
+    api.project()
+    trail = ok(api.get("/v1/audit-trail", "aud", order="desc", limit=1))["items"]
+    assert trail[0]["position"] == created["position"] and trail[0]["event_type"] == "User.Created"
+    assert trail[0]["actor"] == "root" and "nora" in trail[0]["summary"]

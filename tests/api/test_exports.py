@@ -22,13 +22,13 @@ ALLOWED = {Role.SUPERADMIN, Role.COMPLIANCE_MANAGER, Role.AUDITOR}
 def api(db_url, signer):
     db = Database.from_url(db_url)
     gov = Governance(env=db.eventsourcing_env(), artifacts=MemoryArtifacts(), vault=SubjectVault(db))
-    admin_key = gov.create_admin("root")[1]
+    admin_key = gov.create_admin("root").api_key
     admin = gov.authenticate(admin_key)
     keys = {Role.SUPERADMIN: admin_key}
     for role in list(Role)[1:]:
         name = role.value.replace("_", "-")
         gov.create_user(admin, name, role.value)
-        keys[role] = gov.issue_api_key(admin, name, "api")[1]
+        keys[role] = gov.issue_api_key(admin, name, "api").api_key
     fill(db, 12)
     seal_all(db, signer)
     return TestClient(create_app(Services(gov, db, signer.verifier))), keys, gov

@@ -18,7 +18,7 @@ def test_every_reading_role_reads_the_registry_now(api, user):
 
 def test_a_data_scientist_sees_only_their_own_models(api):
     api.app.create_user(api.app.authenticate(api.keys["root"]), "eve", Role.DATA_SCIENTIST.value)
-    api.keys["eve"] = api.app.issue_api_key(api.app.authenticate(api.keys["root"]), "eve", "t")[1]
+    api.keys["eve"] = api.app.issue_api_key(api.app.authenticate(api.keys["root"]), "eve", "t").api_key
     api.project()
     for path in EVERY_LIST:
         if path != "/v1/datasets":  # datasets are shared inputs, not models: every reader sees them

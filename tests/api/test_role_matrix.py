@@ -55,24 +55,39 @@ def test_every_route_has_its_row_in_the_matrix(api):
     assert {(method.upper(), path) for path, item in document["paths"].items() for method in item} == set(MATRIX) | OPEN
 
 
-def test_every_role_on_every_endpoint_gets_exactly_what_section_2_allows(api):
+def _last_topic(api) -> str:
+    return api.app.recorder.select_notifications(start=api.events(), limit=1)[0].topic
+
+
+def prepare(api) -> tuple[dict[str, str], str]:
+    """Path values for every route of the matrix (a fresh staged version, a spare key), and a dataset id."""
     model_id, version_id = new_version(api)
     api.project()
     dataset = api.get("/v1/datasets", "aud", limit=500).json()["items"][-1]["dataset_id"]
-    spare = api.app.issue_api_key(api.app.authenticate(api.keys["root"]), "aud", "spare")[0]
-    values = {"model_id": model_id, "version_id": version_id, "username": "mia", "key_id": spare,
-              "subject": "00000000-0000-4000-8000-000000000000", "section": "consent"}
+    spare = api.app.issue_api_key(api.app.authenticate(api.keys["root"]), "aud", "spare").key_id
+    return {"model_id": model_id, "version_id": version_id, "username": "mia", "key_id": spare,
+            "subject": "00000000-0000-4000-8000-000000000000", "section": "consent"}, dataset
+
+
+def request_of(route: str, request: dict, dataset: str) -> dict:
+    """The matrix's request for a route, with its version body filled in."""
+    kwargs = dict(request)
+    if kwargs.get("json") == "version":
+        kwargs["json"] = {"artifact_base64": "eA==", "sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+                          "estimator": "e", "metrics": {"auc": 0.5}, "input_schema": {"a": "float"}, "target": "y",
+                          "dataset_ids": [dataset]}
+    if route == "/v1/users/{username}/role":
+        kwargs["json"] = {"role": "manager"}  # mia stays a manager whoever succeeds
+    return kwargs
+
+
+def test_every_role_on_every_endpoint_gets_exactly_what_section_2_allows(api):
+    values, dataset = prepare(api)
     failures = []
     for (method, route), (action, request) in MATRIX.items():
         path = route.format(**values)
         for role, user in USERS.items():
-            kwargs = dict(request)
-            if kwargs.get("json") == "version":
-                kwargs["json"] = {"artifact_base64": "eA==", "sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
-                                  "estimator": "e", "metrics": {"auc": 0.5}, "input_schema": {"a": "float"}, "target": "y",
-                                  "dataset_ids": [dataset]}
-            if route == "/v1/users/{username}/role":
-                kwargs["json"] = {"role": "manager"}  # mia stays a manager whoever succeeds
+            kwargs = request_of(route, request, dataset)
             before = api.events()
             response = api.call(method, path, user, **kwargs)
             allowed = role in PERMISSIONS[action]
@@ -81,8 +96,8 @@ def test_every_role_on_every_endpoint_gets_exactly_what_section_2_allows(api):
             if not allowed:
                 if response.status_code != 403 or response.json()["error"]["code"] != "forbidden":
                     failures.append(f"{role} not refused on {method} {route}: {response.status_code} {response.text[:200]}")
-                elif api.events() != before + 1:
-                    failures.append(f"{role} refused on {method} {route} but the refusal was not recorded once")
+                elif api.events() != before + 1 or not _last_topic(api).endswith("Refusal.AccessDenied"):
+                    failures.append(f"{role} refused on {method} {route} but not recorded as exactly one AccessDenied")
     assert not failures, "\n".join(failures)
 
 

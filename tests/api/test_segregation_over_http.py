@@ -81,3 +81,43 @@ def test_a_data_scientist_cannot_document_someone_elses_model(api):
     api.keys["eve"] = ok(api.call("POST", "/v1/users/eve/keys", "root", json={"label": "t"}), 201)["api_key"]
     refused(api.call("PUT", f"/v1/models/{model_id}/compliance/sections/consent", "eve", json={"content": "x"}), 403, "forbidden")
     assert attempts(api)[-1]["actor"] == "eve"
+
+
+def _intruder(api) -> str:
+    ok(api.call("POST", "/v1/users", "root", json={"username": "eve", "role": "data_scientist"}), 201)
+    api.keys["eve"] = ok(api.call("POST", "/v1/users/eve/keys", "root", json={"label": "t"}), 201)["api_key"]
+    return "eve"
+
+
+def _last_event_type(api) -> str:
+    return api.app.recorder.select_notifications(start=api.events(), limit=1)[0].topic.rsplit(".", 1)[-1]
+
+
+def test_a_data_scientist_cannot_write_to_another_data_scientists_model_and_only_the_refusal_is_recorded(api):
+    model_id, staged = new_version(api, trainer="dana")
+    api.project()
+    dataset = api.get("/v1/datasets", "aud", limit=500).json()["items"][-1]["dataset_id"]
+    version_body = {"artifact_base64": "eA==", "sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+                    "estimator": "e", "metrics": {"auc": 0.5}, "input_schema": {"a": "float"}, "target": "y",
+                    "dataset_ids": [dataset]}
+    trained = ok(api.call("POST", f"/v1/models/{model_id}/versions", "dana", json=version_body), 201)["version"]["version_id"]
+    eve = _intruder(api)
+    tries = [
+        ("POST", f"/v1/models/{model_id}/versions", version_body),
+        ("POST", f"/v1/versions/{trained}/export", None),
+        ("POST", f"/v1/versions/{staged}/batch-runs", CLEAN_RUN),
+        ("PUT", f"/v1/models/{model_id}/compliance/sections/consent", {"content": "not mine"}),
+        ("GET", f"/v1/models/{model_id}", None),
+        ("GET", f"/v1/versions/{staged}", None),
+        ("GET", f"/v1/models/{model_id}/compliance", None),
+    ]
+    for method, path, body in tries:
+        before = api.events()
+        refused(api.call(method, path, eve, **({"json": body} if body is not None else {})), 403, "forbidden")
+        assert api.events() == before + 1, f"{method} {path} recorded more than its refusal"
+        assert _last_event_type(api) == "AccessDenied", f"{method} {path}"
+    api.project()
+    detail = ok(api.get(f"/v1/models/{model_id}", "aud"))
+    assert detail["versions"] == 2 and [v["status"] for v in detail["version_list"]] == ["staged", "trained"]
+    refusals = [a for a in attempts(api) if a["actor"] == eve]
+    assert len(refusals) == len(tries) and all(a["model_id"] == model_id for a in refusals)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import pytest
 
 from domain.access import Refusal
 from domain.errors import IllegalTransition, PreconditionFailed, SegregationOfDuties
-from domain.models import Status
+from domain.models import ModelVersion, Status
 
 from .world import make_world
 
@@ -34,14 +36,16 @@ def test_nobody_approves_a_version_they_trained():
 
 
 def test_nobody_approves_a_version_they_exported():
-    w = make_world()
-    version = w.new_version()
-    w.app.export_to_staging(w.other_data_scientist, version)
-    w.batch_run(version)
-    w.document()
-    exporter_as_manager = promoted(w, w.other_data_scientist)
+    """Through commands only a model's owner, who trained it, exports; the version's own rule holds for anyone."""
+    trainer, exporter = uuid4(), uuid4()
+    version = ModelVersion.import_trained(model_id=uuid4(), number=1, artifact_hash="ab" * 32, estimator="x",
+                                          metrics={"auc": 0.8}, input_schema={"a": "float"}, target="y",
+                                          dataset_ids=[uuid4()], trained_by=trainer, trained_by_name="dana")
+    version.export_to_staging(exporter)
+    version.record_batch_run(run_id="r", rows=10, metrics={"auc": 0.8}, report_hashes={}, drift_share=0.0,
+                             drift_detected=False, fairness_breach=False, by=uuid4())
     with pytest.raises(SegregationOfDuties, match="exported version 1"):
-        w.app.approve(exporter_as_manager, version, findings="I staged it myself")
+        version.approve(by=exporter, by_name="eve", findings="I staged it myself", justification=None, missing_mandatory=[])
 
 
 def test_nobody_rejects_a_version_they_trained_either():
@@ -122,4 +126,5 @@ def test_every_refusal_is_recorded_with_who_tried_what_and_why():
         w.app.approve(w.manager, version, findings="early")
     refusal = last_refusal(w)
     assert refusal.username == "manager" and refusal.action == "approve or reject a model version"
-    assert refusal.subject == f"model version {version}" and "batch inference" in refusal.reason
+    assert (refusal.subject_kind, refusal.subject_id) == ("model_version", str(version))
+    assert "batch inference" in refusal.reason

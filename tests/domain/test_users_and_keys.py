@@ -14,7 +14,7 @@ from .world import MemoryArtifacts, make_world
 
 def test_the_first_superadmin_is_created_once():
     app = Governance(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, artifacts=MemoryArtifacts())
-    _, key = app.create_admin("root")
+    key = app.create_admin("root").api_key
     assert app.authenticate(key).role == "superadmin"
     with pytest.raises(Conflict, match="already exists"):
         app.create_admin("another")
@@ -24,7 +24,8 @@ def test_a_superadmin_creates_users_of_every_role_and_their_keys_authenticate_as
     w = make_world()
     for role, actor in w.actors.items():
         assert actor.role is role
-    key_id, key = w.app.issue_api_key(w.admin, "auditor", "ci")
+    issued = w.app.issue_api_key(w.admin, "auditor", "ci")
+    key_id, key = issued.key_id, issued.api_key
     assert w.app.authenticate(key).username == "auditor"
     assert key_id in key and key.startswith("glk_")
     listed = {k["key_id"]: k for k in w.app.list_api_keys(w.admin, "auditor")}
@@ -34,7 +35,8 @@ def test_a_superadmin_creates_users_of_every_role_and_their_keys_authenticate_as
 
 def test_a_revoked_key_no_longer_authenticates():
     w = make_world()
-    key_id, key = w.app.issue_api_key(w.admin, "manager", "laptop")
+    issued = w.app.issue_api_key(w.admin, "manager", "laptop")
+    key_id, key = issued.key_id, issued.api_key
     w.app.revoke_api_key(w.admin, key_id)
     with pytest.raises(Unauthenticated, match="revoked"):
         w.app.authenticate(key)
@@ -81,10 +83,11 @@ def test_no_api_key_appears_in_any_stored_event_or_log_line(sqlite_url, caplog):
     db = Database.from_url(sqlite_url)
     app = Governance(env=db.eventsourcing_env(), artifacts=MemoryArtifacts())
     caplog.set_level(logging.DEBUG)
-    _, admin_key = app.create_admin("root")
+    admin_key = app.create_admin("root").api_key
     admin = app.authenticate(admin_key)
     app.create_user(admin, "mia", "manager")
-    key_id, key = app.issue_api_key(admin, "mia", "laptop")
+    issued = app.issue_api_key(admin, "mia", "laptop")
+    key_id, key = issued.key_id, issued.api_key
     app.revoke_api_key(admin, key_id)
     with pytest.raises(Unauthenticated) as revoked:
         app.authenticate(key)
@@ -98,3 +101,22 @@ def test_no_api_key_appears_in_any_stored_event_or_log_line(sqlite_url, caplog):
         assert secret.encode() not in stored
         assert secret not in caplog.text
         assert secret not in str(revoked.value) + str(wrong.value)
+
+
+def test_erasing_a_subject_nobody_knows_is_not_found_and_records_nothing():
+    w = make_world()
+    w.app.vault = _NoKeys()
+    before = w.events()
+    for subject in ("made-up", "00000000-0000-4000-8000-000000000000", str(w.model_id), w.manager.user_id.hex):
+        with pytest.raises(NotFound, match="no data subject"):
+            w.app.erase_subject(w.admin, subject, reason="a request about nobody")
+    assert w.events() == before
+    assert w.app.erase_subject(w.admin, str(w.manager.user_id), reason="a user is a subject").position == before
+
+
+class _NoKeys:
+    def erase(self, subject: str) -> bool:
+        return False
+
+    def knows(self, subject: str) -> bool:
+        return False

@@ -57,7 +57,7 @@ class World:
         return self.app.import_version(
             self.ds, self.model_id, artifact=artifact, declared_hash=hashlib.sha256(artifact).hexdigest(),
             estimator="HistGradientBoostingClassifier", metrics={"roc_auc": 0.81}, input_schema={"age": "integer", "income": "float"},
-            target="defaulted", dataset_ids=[self.dataset_id])
+            target="defaulted", dataset_ids=[self.dataset_id]).id
 
     def staged_version(self) -> UUID:
         version_id = self.new_version()
@@ -87,20 +87,20 @@ class World:
 
 def make_world() -> World:
     app = Governance(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, artifacts=MemoryArtifacts())
-    _, admin_key = app.create_admin("root")
+    admin_key = app.create_admin("root").api_key
     admin = app.authenticate(admin_key)
     actors = {Role.SUPERADMIN: admin}
     keys = {"root": admin_key}
     for role in ROLES[1:]:
         name = role.value.replace("_", "-")
         app.create_user(admin, name, role.value)
-        _, keys[name] = app.issue_api_key(admin, name, "test")
+        keys[name] = app.issue_api_key(admin, name, "test").api_key
         actors[role] = app.authenticate(keys[name])
     app.create_user(admin, "other-ds", "data_scientist")
-    _, keys["other-ds"] = app.issue_api_key(admin, "other-ds", "test")
+    keys["other-ds"] = app.issue_api_key(admin, "other-ds", "test").api_key
     world = World(app, actors, keys, other_data_scientist=app.authenticate(keys["other-ds"]))
     world.dataset_id = app.register_dataset(world.ds, name="applications 2026", source="s3://bank/apps.csv",
                                             schema={"age": "integer", "income": "float", "defaulted": "boolean"},
-                                            row_count=1000, content_hash="cd" * 32)
-    world.model_id = app.register_model(world.ds, name="credit-default")
+                                            row_count=1000, content_hash="cd" * 32).id
+    world.model_id = app.register_model(world.ds, name="credit-default").id
     return world

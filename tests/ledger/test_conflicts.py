@@ -16,7 +16,7 @@ def _edit(url: str, model_id, actor, barrier, results) -> None:
     barrier.wait(timeout=30)
     model.edit_section("model_info", f"written by process {mp.current_process().name}", actor.username)
     try:
-        app._store(model)
+        app._save([model], None)
         results.put("saved")
     except Conflict as e:
         results.put(f"conflict: {e.code}")
@@ -28,12 +28,12 @@ def test_two_processes_editing_one_model_one_wins_one_gets_a_conflict(db, db_url
     from tests.domain.world import MemoryArtifacts
 
     app = Governance(env=db.eventsourcing_env(), artifacts=MemoryArtifacts())
-    _, key = app.create_admin("root")
+    key = app.create_admin("root").api_key
     admin = app.authenticate(key)
     app.create_user(admin, "dana", "data_scientist")
-    _, dana_key = app.issue_api_key(admin, "dana", "t")
+    dana_key = app.issue_api_key(admin, "dana", "t").api_key
     dana = app.authenticate(dana_key)
-    model_id = app.register_model(dana, name="credit")
+    model_id = app.register_model(dana, name="credit").id
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
     workers = [ctx.Process(target=_edit, args=(db_url, model_id, dana, barrier, results)) for _ in range(2)]

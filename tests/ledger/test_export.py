@@ -29,12 +29,12 @@ def store(db, signer):
     fill(db, 40)
     seal_all(db, signer)
     app = Governance(env=db.eventsourcing_env(), artifacts=MemoryArtifacts())
-    _, key = app.create_admin("root")
+    key = app.create_admin("root").api_key
     admin = app.authenticate(key)
     app.create_user(admin, "dana", "data_scientist")
-    dana = app.authenticate(app.issue_api_key(admin, "dana", "t")[1])
-    dataset = app.register_dataset(dana, name="d", source="s", schema={"a": "integer"}, row_count=1, content_hash="ab" * 32)
-    model = app.register_model(dana, name="credit")
+    dana = app.authenticate(app.issue_api_key(admin, "dana", "t").api_key)
+    dataset = app.register_dataset(dana, name="d", source="s", schema={"a": "integer"}, row_count=1, content_hash="ab" * 32).id
+    model = app.register_model(dana, name="credit").id
     app.import_version(dana, model, artifact=b"m", declared_hash=hashlib.sha256(b"m").hexdigest(), estimator="x",
                        metrics={"auc": 0.7}, input_schema={"a": "integer"}, target="y", dataset_ids=[dataset])
     app.edit_section(dana, model, "model_info", "a model")

@@ -26,24 +26,24 @@ def story(db: Database, after_each: Callable[[], None] | None = None, keys: dict
     app = Governance(env=db.eventsourcing_env(), artifacts=MemoryArtifacts())
     step = after_each or (lambda: None)
     keys = {} if keys is None else keys
-    keys["root"] = app.create_admin("root")[1]
+    keys["root"] = app.create_admin("root").api_key
     admin = app.authenticate(keys["root"])
     for name, role in (("dana", "data_scientist"), ("mia", "manager"), ("cora", "compliance_manager"),
                        ("dev", "data_scientist"), ("aud", "auditor")):
         app.create_user(admin, name, role)
-        keys[name] = app.issue_api_key(admin, name, "t")[1]
+        keys[name] = app.issue_api_key(admin, name, "t").api_key
     step()
     dana, mia, cora = (app.authenticate(keys[n]) for n in ("dana", "mia", "cora"))
-    dataset = app.register_dataset(dana, name="d", source="s", schema={"a": "integer"}, row_count=1, content_hash="ab" * 32)
+    dataset = app.register_dataset(dana, name="d", source="s", schema={"a": "integer"}, row_count=1, content_hash="ab" * 32).id
     step()
     for model_name in ("credit", "fraud"):
-        model = app.register_model(dana, name=model_name)
+        model = app.register_model(dana, name=model_name, idempotency_key=f"register-{model_name}").id
         step()
         app.configure_compliance(cora, model, risk_tier="medium")
         for n in range(2 if model_name == "credit" else 1):
             blob = f"{model_name}-{n}".encode()
             version = app.import_version(dana, model, artifact=blob, declared_hash=hashlib.sha256(blob).hexdigest(), estimator="x",
-                                         metrics={"auc": 0.7}, input_schema={"a": "integer"}, target="y", dataset_ids=[dataset])
+                                         metrics={"auc": 0.7}, input_schema={"a": "integer"}, target="y", dataset_ids=[dataset]).id
             step()
             app.export_to_staging(dana, version)
             step()
@@ -99,7 +99,7 @@ def model_cycle(rng: random.Random, owner: UUID, reviewer: UUID) -> list[Any]:
         if number < 3:
             version.terminate(by=reviewer, reason="superseded")
         out += [*datasets, version]
-    out.append(Refusal(owner, "dana", "data_scientist", "approve or reject a model version", f"model version {version.id}",
+    out.append(Refusal(owner, "dana", "data_scientist", "approve or reject a model version", "model_version", str(version.id),
                        "forbidden", "dana (data_scientist) may not approve or reject a model version"))
     return out
 

@@ -42,7 +42,7 @@ def _state(db: Database) -> tuple[int, int, int]:
 def test_a_killed_projector_resumes_without_loss_or_double_counting(pg_url, key_path, tmp_path):
     db = Database.from_url(pg_url)
     app = Governance(env=db.eventsourcing_env())
-    end = history(app, 6_000, random.Random(3), owner=app.create_admin("root")[0], reviewer=uuid4())
+    end = history(app, 6_000, random.Random(3), owner=app.create_admin("root").id, reviewer=uuid4())
     rng = random.Random(5)
     kills = 0
     deadline = time.monotonic() + 120

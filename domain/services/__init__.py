@@ -1,0 +1,1 @@
+"""The application services, one per area, each command guarded (`guard.py`); `domain.application` hosts them all."""

@@ -1,0 +1,92 @@
+"""Attacks on authorisation: who may act is decided before anything is saved, and a refusal records exactly one
+AccessDenied and nothing else. Every guarded command of the application has a row here, so a new command cannot ship
+without being tried by an intruder."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from domain.access import Refusal
+from domain.application import Governance
+from domain.errors import Forbidden
+
+from .world import World, make_world
+
+
+def _commands(w: World) -> dict[str, object]:
+    """Every guarded method, called by `who` on the world's model (owned by w.ds), each ready to succeed for its owner."""
+    staged = w.staged_version()
+    validated = w.validated_version()
+    approved = w.approved_version()
+    trained = w.new_version(artifact=b"fresh")
+    return {
+        "create_user": lambda who: w.app.create_user(who, "newcomer", "auditor"),
+        "user_email": lambda who: w.app.user_email(who, "manager"),
+        "erase_subject": lambda who: w.app.erase_subject(who, str(w.manager.user_id), reason="request 7"),
+        "change_role": lambda who: w.app.change_role(who, "manager", "auditor"),
+        "issue_api_key": lambda who: w.app.issue_api_key(who, "manager", "spare"),
+        "revoke_api_key": lambda who: w.app.revoke_api_key(who, w.keys["manager"].split("_")[1]),
+        "list_api_keys": lambda who: w.app.list_api_keys(who, "manager"),
+        "import_version": lambda who: w.app.import_version(
+            who, w.model_id, artifact=b"x", declared_hash="2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+            estimator="e", metrics={"auc": 0.5}, input_schema={"a": "float"}, target="y", dataset_ids=[w.dataset_id]),
+        "get_model": lambda who: w.app.get_model(who, w.model_id),
+        "get_version": lambda who: w.app.get_version(who, staged),
+        "compliance_score": lambda who: w.app.compliance_score(who, w.model_id),
+        "export_to_staging": lambda who: w.app.export_to_staging(who, trained),
+        "record_batch_run": lambda who: w.app.record_batch_run(
+            who, staged, run_id="r", rows=10, metrics={"auc": 0.7}, report_hashes={}, drift_share=0.0,
+            drift_detected=False, fairness_breach=False),
+        "approve": lambda who: w.app.approve(who, validated, findings="reviewed"),
+        "reject": lambda who: w.app.reject(who, validated, findings="reviewed"),
+        "deploy": lambda who: w.app.deploy(who, approved),
+        "terminate": lambda who: w.app.terminate(who, approved, reason="stop"),
+        "retire": lambda who: w.app.retire(who, approved, reason="old"),
+        "configure_compliance": lambda who: w.app.configure_compliance(who, w.model_id, risk_tier="high"),
+        "edit_section": lambda who: w.app.edit_section(who, w.model_id, "consent", "not mine to write"),
+        "register_monitoring": lambda who: w.app.register_monitoring(who, w.model_id),
+    }
+
+
+#: Commands a data scientist may run on nothing of anyone else's: they create their own.
+CREATES_ITS_OWN = {"register_dataset", "register_model"}
+GUARDED = sorted(name for name, member in inspect.getmembers(Governance) if hasattr(member, "guarded_action"))
+
+
+def test_every_guarded_command_is_attacked_here():
+    assert set(GUARDED) == set(_commands(make_world())) | CREATES_ITS_OWN
+
+
+@pytest.mark.parametrize("name", sorted(set(GUARDED) - CREATES_ITS_OWN))
+def test_a_data_scientist_acting_on_another_data_scientists_model_records_only_the_refusal(name):
+    w = make_world()
+    attempt = _commands(w)[name]
+    intruder = w.other_data_scientist
+    before = w.events()
+    with pytest.raises(Forbidden):
+        attempt(intruder)
+    assert w.events() == before + 1, "the refusal, and nothing of the command"
+    refusal = w.app.repository.get(w.app.recorder.select_notifications(start=before + 1, limit=1)[0].originator_id)
+    assert isinstance(refusal, Refusal) and refusal.username == intruder.username
+
+
+@pytest.mark.parametrize(("name", "kind"), [("import_version", "model"), ("export_to_staging", "model_version"),
+                                            ("record_batch_run", "model_version"), ("edit_section", "model")])
+def test_a_refusal_names_what_was_refused_by_kind_and_id(name, kind):
+    w = make_world()
+    attempt = _commands(w)[name]
+    before = w.events()
+    with pytest.raises(Forbidden, match="only the models they own"):
+        attempt(w.other_data_scientist)
+    refusal = w.app.repository.get(w.app.recorder.select_notifications(start=w.events(), limit=1)[0].originator_id)
+    assert w.events() == before + 1
+    assert refusal.subject_kind == kind and refusal.subject_id and refusal.subject_id in refusal.subject
+
+
+def test_the_owner_may_do_what_the_intruder_may_not():
+    w = make_world()
+    commands = _commands(w)
+    for name in ("import_version", "export_to_staging", "record_batch_run", "edit_section", "get_model"):
+        commands[name](w.ds)
