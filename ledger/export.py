@@ -109,7 +109,7 @@ def export_bundle(db: Database, conn: Any, verifier: Verifier, selection: Select
     manifest = {"format": FORMAT, "origin": checkpoint.origin, "tree_size": size, "events": len(selection.positions),
                 "selection": {"kind": selection.kind, **selection.params}, "created_at": datetime.now(UTC).isoformat(),
                 "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}}
-    files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
     if isinstance(out, S3Location):
         with tempfile.TemporaryDirectory(prefix="govledger-bundle-") as tmp:
             archive = Path(tmp) / out.name

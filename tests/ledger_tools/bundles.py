@@ -47,7 +47,7 @@ def with_manifest(files: dict[str, bytes], manifest: dict[str, object]) -> dict[
     """`files` with a manifest.json listing their SHA-256s, as a careful forger would rewrite it."""
     others = {name: data for name, data in files.items() if name != "manifest.json"}
     listed = {**manifest, "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(others.items())}}
-    return {**others, "manifest.json": json.dumps(listed, indent=2, sort_keys=True).encode()}
+    return {**others, "manifest.json": json.dumps(listed, indent=2, sort_keys=True).encode() + b"\n"}
 
 
 def manifest_of(files: dict[str, bytes]) -> dict[str, object]:
