@@ -1,4 +1,4 @@
-"""The govledger event leaf and hash chain (docs/ledger-format.md §"Leaf" and §"Chain").
+"""The govledger event leaf and hash chain (docs/ledger-format.md, "Leaf" and "Chain").
 
 A stored event is four fields as the store holds them: originator id, originator version,
 topic and state (the payload bytes as stored, compressed or encrypted or not). Its leaf bytes:

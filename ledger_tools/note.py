@@ -56,12 +56,12 @@ def _check_name(name: str) -> None:
 def b64decode_canonical(value: object, what: str) -> bytes:
     """Standard padded base64 (RFC 4648 §4) in its one canonical spelling: no other characters, zero pad bits."""
     try:
-        if not isinstance(value, str):
-            raise ValueError
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise MalformedInputError(f"{what} is not valid base64") from None
-    if base64.b64encode(raw).decode() != value:
+        raw = binascii.a2b_base64(value) if isinstance(value, str) else None
+    except (binascii.Error, ValueError):  # ValueError: not ASCII
+        raw = None
+    # Re-encoding gives the input back only if it was the canonical spelling: this refuses other
+    # characters, line breaks, missing or extra padding and non-zero pad bits in one comparison.
+    if raw is None or binascii.b2a_base64(raw, newline=False) != value.encode():
         raise MalformedInputError(f"{what} is not canonical base64")
     return raw
 

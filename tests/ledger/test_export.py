@@ -362,3 +362,15 @@ def test_a_checkpoint_whose_origin_is_not_the_key_name_is_refused(bundle, signer
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="not a checkpoint of 'test.govledger/ledger'"):
         verify_bundle(bundle, str(signer.verifier))
+
+
+def test_a_time_bundle_proves_the_whole_position_range_it_spans_and_says_the_times_are_not_proven(store, signer, tmp_path):
+    db = store[0]
+    app = Governance(env=db.eventsourcing_env())
+    with db.connect() as conn:
+        selection = by_time(db, conn, app.mapper, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+        export_bundle(db, conn, signer.verifier, selection, tmp_path / "t")
+    size = query(db, "SELECT COUNT(*) FROM ledger_events")[0][0]
+    verdict = verify_bundle(tmp_path / "t", str(signer.verifier)).verdict()
+    assert f"every position from 0 to {size - 1}, none missing" in verdict[0]
+    assert verdict[1].startswith("NOT PROVEN: that these positions are exactly the events from 2000-01-01")
