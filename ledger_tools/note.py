@@ -55,13 +55,15 @@ def _check_name(name: str) -> None:
 
 def b64decode_canonical(value: object, what: str) -> bytes:
     """Standard padded base64 (RFC 4648 §4) in its one canonical spelling: no other characters, zero pad bits."""
+    if not isinstance(value, str):
+        raise MalformedInputError(f"{what} is not canonical base64")
     try:
-        raw = binascii.a2b_base64(value) if isinstance(value, str) else None
+        raw = binascii.a2b_base64(value)
     except (binascii.Error, ValueError):  # ValueError: not ASCII
-        raw = None
+        raise MalformedInputError(f"{what} is not canonical base64") from None
     # Re-encoding gives the input back only if it was the canonical spelling: this refuses other
     # characters, line breaks, missing or extra padding and non-zero pad bits in one comparison.
-    if raw is None or binascii.b2a_base64(raw, newline=False) != value.encode():
+    if binascii.b2a_base64(raw, newline=False) != value.encode():
         raise MalformedInputError(f"{what} is not canonical base64")
     return raw
 
