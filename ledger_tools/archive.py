@@ -80,7 +80,7 @@ def _add(files: dict[str, bytes], name: str, data: bytes) -> None:
 
 def _read_directory(path: Path, budget: _Budget) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
-    for entry in sorted(path.iterdir()):
+    for entry in path.iterdir():  # unsorted: the first stray entry is refused before a huge folder is listed
         name = _name(entry.name)
         info = entry.lstat()
         if not stat.S_ISREG(info.st_mode):
