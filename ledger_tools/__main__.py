@@ -71,7 +71,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split()).encode("utf-8", "backslashreplace").decode("utf-8")
+    """One line of printable text: whitespace runs become one space; every other unprintable character
+    (terminal escapes, bidi overrides, lone surrogates) is written as its escape, so a bundle cannot
+    redraw or hide what the verdict says."""
+    line = " ".join(text.split())
+    if line.isprintable():
+        return line
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in line)
+
+
+def _message(error: Exception, limit: int = 2000) -> str:
+    """An error's message on one line, cut short: it may quote a value the bundle made arbitrarily long."""
+    text = str(error)
+    return _one_line(text if len(text) <= limit else text[:limit] + " …")
 
 
 def _run(check: Callable[[], list[str]]) -> int:
@@ -79,10 +91,10 @@ def _run(check: Callable[[], list[str]]) -> int:
     try:
         lines = check()
     except VerificationError as e:
-        print(f"FAIL: {_one_line(str(e))}", file=sys.stderr)
+        print(f"FAIL: {_message(e)}", file=sys.stderr)
         return 1
     except LedgerToolsError as e:
-        print(f"error: {_one_line(str(e))}", file=sys.stderr)
+        print(f"error: {_message(e)}", file=sys.stderr)
         return 2
     print("\n".join(_one_line(line) for line in lines))
     return 0

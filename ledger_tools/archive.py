@@ -8,6 +8,7 @@ all (so a zip or tar bomb is refused before it is inflated). Nothing is ever ext
 
 from __future__ import annotations
 
+import gzip
 import stat
 import struct
 import tarfile
@@ -104,9 +105,41 @@ def _member_name(entry: str) -> str | None:
     return _name(name)
 
 
+class _CappedStream:
+    """A decompressed stream that refuses to be read past `limit` bytes.
+
+    tarfile reads some entries' contents itself before the bundle sees them — GNU long names and
+    pax headers, whose declared size is whatever the archive says — so the budget must hold for the
+    decompressed stream as a whole, not only for the files handed to the bundle.
+    """
+
+    def __init__(self, raw: gzip.GzipFile, limit: int) -> None:
+        self.raw, self.limit = raw, limit
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or self.raw.tell() + size > self.limit:
+            raise BundleError(f"the bundle archive unpacks to more than its files' limit of {self.limit} bytes "
+                              "(with headers); raise the limit if the bundle is genuinely that large")
+        return self.raw.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def write(self, data: bytes) -> int:
+        raise OSError("a bundle archive is read, never written")
+
+    def close(self) -> None:
+        """The gzip file is closed by its owner."""
+
+
 def _read_tar(path: Path, budget: _Budget) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
-    with tarfile.open(path, "r:gz") as tar:
+    # Room for the headers and padding of a bundle's few entries, on top of the files themselves.
+    limit = budget.max_bytes + (len(BUNDLE_FILES) + 2) * 2 * tarfile.BLOCKSIZE + tarfile.RECORDSIZE
+    with gzip.open(path, "rb") as raw, tarfile.open(fileobj=_CappedStream(raw, limit), mode="r:") as tar:
         for count, member in enumerate(tar, start=1):
             if count > len(BUNDLE_FILES) + 1:
                 raise BundleError("the bundle archive holds more entries than a bundle has files")

@@ -175,7 +175,13 @@ def _selection(selection: Any, size: int) -> tuple[str, str, tuple[int, int] | f
         raise BundleError("manifest.json's selection aggregates must be a non-empty list of distinct ids")
     for aggregate in aggregates:
         _text(aggregate, "selection aggregate id")
-    return kind, f"{kind} {_text(selection[kind], f'selection {kind}')}", frozenset(aggregates)
+    # The verdict names the model or subject: it must be the id of one of the aggregates the bundle
+    # proves from version 1, or a slice of anything could be relabelled as the one that was asked for.
+    named = _text(selection[kind], f"selection {kind}")
+    if named not in aggregates:
+        raise BundleError(f"manifest.json's selection names {kind} {named!r}, which is not one of its aggregates: "
+                          f"the bundle does not hold that {kind}'s own events")
+    return kind, f"{kind} {named}", frozenset(aggregates)
 
 
 def _check_events(events: list[dict[str, Any]], proofs: list[dict[str, Any]], checkpoint: Checkpoint,
@@ -296,8 +302,14 @@ def _records(files: dict[str, bytes], name: str) -> list[dict[str, Any]]:
     if not data.endswith(b"\n"):
         raise BundleError(f"{name} does not end in a newline")
     body = data[:-1]
-    records = _json(b"[" + body.replace(b"\n", b",") + b"]", name)
-    if len(records) != body.count(b"\n") + 1 or not all(type(r) is dict for r in records):
+    lines = body.count(b"\n") + 1
+    # Every line is exactly one object: each newline sits between a `}` and a `{`, and stays in the
+    # text parsed, so inside a string it is a raw control character that strict JSON refuses. With
+    # every field a scalar (checked per event), no record can span two lines, nor two share one.
+    if body[:1] != b"{" or body[-1:] != b"}" or body.count(b"}\n{") != lines - 1:
+        raise BundleError(f"{name} is not one JSON object per line")
+    records = _json(b"[" + body.replace(b"\n", b",\n") + b"]", name)
+    if len(records) != lines or not all(type(r) is dict for r in records):
         raise BundleError(f"{name} is not one JSON object per line")
     return records  # type: ignore[no-any-return]
 
@@ -309,8 +321,9 @@ def _integer(value: Any, what: str, low: int = 0, high: int = _U63) -> int:
 
 
 def _text(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise BundleError(f"{what} must be a non-empty string")
+    """A non-empty printable string: the verdict quotes it, so no control, format or bidi character may reach a terminal."""
+    if not isinstance(value, str) or not value or not value.isprintable():
+        raise BundleError(f"{what} must be a non-empty string of printable characters")
     return value
 
 

@@ -374,3 +374,17 @@ def test_a_time_bundle_proves_the_whole_position_range_it_spans_and_says_the_tim
     verdict = verify_bundle(tmp_path / "t", str(signer.verifier)).verdict()
     assert f"every position from 0 to {size - 1}, none missing" in verdict[0]
     assert verdict[1].startswith("NOT PROVEN: that these positions are exactly the events from 2000-01-01")
+
+
+def test_a_subject_bundle_names_the_subject_by_its_canonical_id_however_it_was_typed(store, signer, tmp_path):
+    # The verifier requires the named subject to be one of the bundle's aggregates, spelled as stored.
+    from ledger.slices import choose
+
+    db = store[0]
+    dana = user_id_for("dana")
+    app = Governance(env=db.eventsourcing_env(), artifacts=MemoryArtifacts())
+    with db.connect() as conn:
+        selection = choose(app, db, conn, subject=dana.hex.upper())
+        manifest = export_bundle(db, conn, signer.verifier, selection, tmp_path / "b")
+    assert manifest["selection"]["subject"] == str(dana) and str(dana) in manifest["selection"]["aggregates"]
+    assert verify_bundle(tmp_path / "b", str(signer.verifier)).chosen_by == f"subject {dana}"
