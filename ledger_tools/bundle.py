@@ -39,6 +39,10 @@ SELECTION_KEYS = {
     "subject": frozenset({"kind", "subject", "aggregates"}),
 }
 RANGE_KINDS = ("positions", "time")
+# The files parsed whole before the signed tree size is known. A manifest lists a slice's aggregates
+# (a model and its versions, a user and their keys): 16 MiB is some 400,000 of them.
+SMALL_FILES = {"manifest.json": 16 << 20, "checkpoint.note": 64 << 10, "verifier.vkey": 4 << 10,
+               "consistency.json": 64 << 10}
 _U63 = (1 << 63) - 1
 _sha256 = hashlib.sha256
 
@@ -77,6 +81,9 @@ class BundleReport:
             lines.append(f"OK: {self.events} events of {len(self.versions)} aggregates ({self.chosen_by}), each proven "
                          f"by its inclusion proof in {signed}")
             lines.extend(f"OK: aggregate {aggregate}: versions 1 to {last}, none missing" for aggregate, last in self.versions)
+            if len(self.versions) > 1:
+                lines.append(f"NOT PROVEN: that the aggregates other than {self.chosen_by.partition(' ')[2]} itself concern "
+                             f"it: the exporter chose them (their events' payloads say what they are about)")
             lines.append("NOT PROVEN: that the slice is whole: events after each aggregate's last version shown, and "
                          "other aggregates, may have been left out (only a range bundle proves it holds everything)")
         if self.held_size is not None:
@@ -120,6 +127,12 @@ def _verify(files: dict[str, bytes], pinned: Verifier | None, held_note: str | N
     if checkpoint.origin != manifest["origin"] or checkpoint.size != manifest["tree_size"]:
         raise BundleError("checkpoint.note does not match the origin and tree size in manifest.json")
     kind, chosen_by, bounds = _selection(manifest["selection"], checkpoint.size)
+    # Counted before anything is parsed: a few megabytes of .tar.gz inflate to millions of repeated
+    # lines, each parsed into objects many times its size; the signed tree bounds how many there can be.
+    for name in ("events.jsonl", "proofs.jsonl"):
+        lines = files[name].count(b"\n")
+        if lines > checkpoint.size:
+            raise BundleError(f"{name} holds {lines} lines, more than the {checkpoint.size} events of the signed tree")
     events = _records(files, "events.jsonl")
     proofs = _records(files, "proofs.jsonl")
     if not events:
@@ -141,6 +154,9 @@ def _manifest(files: dict[str, bytes]) -> dict[str, Any]:
     missing = [n for n in REQUIRED if n not in files]
     if missing:
         raise BundleError(f"the bundle lacks {', '.join(missing)}")
+    for name, limit in SMALL_FILES.items():  # parsed whole before anything bounds them: a bomb of tiny values
+        if len(files.get(name, b"")) > limit:
+            raise BundleError(f"{name} is larger than {limit} bytes: no bundle's {name} is that large")
     manifest = _json(files["manifest.json"], "manifest.json")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"manifest.json is not a {FORMAT} manifest")

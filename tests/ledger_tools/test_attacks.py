@@ -146,3 +146,40 @@ def test_a_tar_bundle_still_verifies_within_a_tight_max_bytes(tmp_path):
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     assert verify_bundle(path, KEY, max_bytes=sum(map(len, files.values()))).events == 4
+
+
+def test_a_bomb_of_repeated_event_lines_is_refused_before_it_is_parsed(tmp_path):
+    # Identical lines compress to almost nothing in a .tar.gz, and each parses into objects several
+    # times its size: 2 MB of archive took 1.8 GB of memory. No more lines than the signed tree has leaves.
+    files = bundle_files(size=6, first=0, last=5)
+    events, proofs = files["events.jsonl"].splitlines(keepends=True), files["proofs.jsonl"].splitlines(keepends=True)
+    n = 60_000
+    files = {**files, "events.jsonl": events[0] * n, "proofs.jsonl": proofs[0] * n}
+    manifest = {**manifest_of(files), "events": n}
+    bundle = write(tmp_path / "b", with_manifest(files, manifest))
+    size = len(files["events.jsonl"]) + len(files["proofs.jsonl"])
+    tracemalloc.start()
+    try:
+        with pytest.raises(BundleError, match="more than the 6 events of the signed tree"):
+            verify_bundle(bundle, KEY)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * size
+
+
+def test_a_manifest_bomb_is_refused_before_it_is_parsed(tmp_path):
+    # The manifest is parsed before the signed tree size bounds anything: a list of millions of tiny
+    # ids (a few kB of .tar.gz) would be parsed whole.
+    files = bundle_files()
+    manifest = {**manifest_of(files), "selection": {"kind": "model", "model": "m", "aggregates": ["m"] + ["ab"] * (3 << 20)}}
+    with pytest.raises(BundleError, match="manifest.json is larger than"):
+        verify_bundle(write(tmp_path / "b", with_manifest(files, manifest)), KEY)
+
+
+def test_foreign_aggregates_smuggled_into_a_slice_are_not_claimed_to_concern_its_subject(tmp_path):
+    # The named subject's own aggregate is there, and so is someone else's: the verdict must not
+    # present the stranger's history as the subject's.
+    verdict = verify_bundle(write(tmp_path / "b", subject_slice(event(1)[0])), KEY).verdict()
+    assert f"NOT PROVEN: that the aggregates other than {event(1)[0]} itself concern it" in " ".join(verdict)
+    assert verdict[-1].startswith("NOT PROVEN: that the slice is whole")
