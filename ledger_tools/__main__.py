@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import io
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -83,11 +84,14 @@ def _one_line(text: str) -> str:
 def _message(error: Exception, limit: int = 2000) -> str:
     """An error's message on one line, cut short: it may quote a value the bundle made arbitrarily long."""
     text = str(error)
-    return _one_line(text if len(text) <= limit else text[:limit] + " …")
+    return _one_line(text if len(text) <= limit else text[:limit] + " ...")
 
 
 def _run(check: Callable[[], list[str]]) -> int:
     """Print the verdict: exit 0 when everything holds, 1 when a check fails, 2 on unusable input."""
+    for stream in (sys.stdout, sys.stderr):  # a terminal or file that cannot show a character gets its escape
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         lines = check()
     except VerificationError as e:

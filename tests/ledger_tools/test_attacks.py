@@ -183,3 +183,19 @@ def test_foreign_aggregates_smuggled_into_a_slice_are_not_claimed_to_concern_its
     verdict = verify_bundle(write(tmp_path / "b", subject_slice(event(1)[0])), KEY).verdict()
     assert f"NOT PROVEN: that the aggregates other than {event(1)[0]} itself concern it" in " ".join(verdict)
     assert verdict[-1].startswith("NOT PROVEN: that the slice is whole")
+
+
+def test_a_character_the_output_cannot_encode_is_escaped_not_a_traceback(tmp_path):
+    # Text from the bundle reaches the verdict; a verdict redirected to a file in a legacy encoding
+    # (Windows' cp1252, or PYTHONIOENCODING=ascii) raised UnicodeEncodeError with a traceback.
+    import os
+    import subprocess
+    import sys
+
+    write(tmp_path / "b", time_bundle("2026-01-01T00:00:00+00:00 \u0101\u4e00"))
+    (tmp_path / "key.vkey").write_text(f"{KEY}\n")
+    result = subprocess.run([sys.executable, "-m", "ledger_tools", "verify", str(tmp_path / "b"), "--trusted-key",
+                             str(tmp_path / "key.vkey")], capture_output=True, timeout=60,
+                            env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0, result.stderr
+    assert b"\\u0101\\u4e00" in result.stdout and not result.stderr
