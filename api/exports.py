@@ -1,4 +1,4 @@
-"""GET /v1/exports: a verifiable bundle (.tar.gz) of a slice of the ledger, for the roles allowed to export (§2)."""
+"""GET /v1/exports: a verifiable bundle (.tar.gz) of a slice of the ledger, for superadmins, compliance managers and auditors."""
 
 from __future__ import annotations
 
@@ -32,7 +32,11 @@ def export(
     since: Annotated[datetime | None, Query(description="events at or after this time")] = None,
     until: Annotated[datetime | None, Query(description="events before this time")] = None,
 ) -> FileResponse:
-    """Exactly one selection: a position range, a model, or a time range. Verify the result with `ledger-verify`."""
+    """Exactly one selection: a position range, a model, or a time range (widened to the whole position range it spans).
+
+    Verify the result offline with `ledger-verify BUNDLE --trusted-key KEY`: a range bundle proves it
+    holds every position of its range; a model bundle proves each aggregate's versions from 1 with no gap.
+    """
     gov = services.governance
     gov.authorize(actor, Action.TIME_TRAVEL, "ledger export")
     if model is not None:

@@ -200,7 +200,7 @@ def export(
     subject: Annotated[str | None, typer.Option(help="every event about this data subject (a user id)")] = None,
     from_time: Annotated[datetime | None, typer.Option("--from", help="events at or after this time (UTC if no zone)")] = None,
     to_time: Annotated[datetime | None, typer.Option("--to", help="events before this time (UTC if no zone)")] = None,
-    since_checkpoint: Annotated[Path | None, typer.Option(help="a checkpoint you hold: add a consistency proof from it")] = None,
+    since_checkpoint: Annotated[Path | None, typer.Option(help="the checkpoint the regulator holds: add a consistency proof from it (checked with ledger-verify --held-checkpoint)")] = None,
 ) -> None:
     """Write a verifiable bundle for a regulator: events, an inclusion proof for each, the signed checkpoint and the key."""
     from ledger.export import export_bundle

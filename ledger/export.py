@@ -1,7 +1,9 @@
-"""Export a verifiable slice of the ledger as a bundle (docs/ledger-format.md §9) for offline verification.
+"""Export a verifiable slice of the ledger as a bundle (docs/ledger-format.md, "Bundles") for offline verification.
 
 A bundle is written complete or not at all: it is assembled in a temporary directory beside the
-destination and moved into place (or archived) only once every file is written.
+destination and moved into place (or archived) only once every file is written. Its manifest's
+selection says what the bundle must hold, so the verifier can prove it complete: every position of
+a range, or every version from 1 of each aggregate of a slice.
 """
 
 from __future__ import annotations
@@ -34,11 +36,15 @@ from .verify import canonical_id, event_query
 
 @dataclass(frozen=True)
 class Selection:
-    """Which events go into the bundle: their positions, and how they were chosen (recorded in the manifest)."""
+    """Which events go into the bundle: their positions, and how they were chosen (the manifest's `selection`)."""
 
     kind: str
     params: dict[str, Any]
     positions: list[int] = field(default_factory=list)
+
+
+def _range(kind: str, params: dict[str, Any], first: int, last: int) -> Selection:
+    return Selection(kind, {**params, "first_position": first, "last_position": last}, list(range(first, last + 1)))
 
 
 def by_positions(db: Database, conn: Any, start: int, end: int) -> Selection:
@@ -47,11 +53,15 @@ def by_positions(db: Database, conn: Any, start: int, end: int) -> Selection:
     top = db.events(conn)
     if start >= top:
         raise InvalidArgument(f"position {start} is beyond the end of the ledger ({top} events)")
-    return Selection("positions", {"from": start, "to": min(end, top - 1)}, list(range(start, min(end, top - 1) + 1)))
+    return _range("positions", {}, start, min(end, top - 1))
 
 
 def by_time(db: Database, conn: Any, mapper: Any, start: datetime, end: datetime) -> Selection:
-    """Events whose own timestamp is in [start, end), read through the application's mapper."""
+    """Every position from the first to the last event whose own timestamp is in [start, end).
+
+    The bundle is the whole range between them, so it proves itself complete; an event in between
+    whose clock reads outside the window is included rather than left as a gap.
+    """
     from eventsourcing.persistence import StoredEvent
 
     if end <= start:
@@ -62,15 +72,20 @@ def by_time(db: Database, conn: Any, mapper: Any, start: datetime, end: datetime
         stamp = mapper.to_domain_event(StoredEvent(UUID(canonical(oid)), version, topic, bytes(state))).timestamp
         if start <= stamp < end:
             positions.append(nid - 1)
-    return Selection("time", {"from": start.isoformat(), "to": end.isoformat()}, positions)
+    if not positions:
+        raise InvalidArgument(f"no event between {start.isoformat()} and {end.isoformat()}")
+    return _range("time", {"from": start.isoformat(), "to": end.isoformat()}, positions[0], positions[-1])
 
 
 def by_aggregates(db: Database, conn: Any, kind: str, params: dict[str, Any], ids: list[UUID]) -> Selection:
+    """Every event of these aggregates; the manifest names those that have any, which the bundle must hold from version 1."""
     p = db.param()
     values = [i.hex if db.is_sqlite else i for i in ids]
-    rows = conn.execute(f"SELECT {db.nid_column} - 1 FROM ledger_events WHERE originator_id IN ({','.join([p] * len(ids))})"
-                        f" ORDER BY {db.nid_column}", values).fetchall()
-    return Selection(kind, params, [r[0] for r in rows])
+    rows = conn.execute(f"SELECT {db.nid_column} - 1, originator_id FROM ledger_events "
+                        f"WHERE originator_id IN ({','.join([p] * len(ids))}) ORDER BY {db.nid_column}", values).fetchall()
+    canonical = canonical_id(db)
+    present = sorted({canonical(oid) for _, oid in rows})
+    return Selection(kind, {**params, "aggregates": present}, [r[0] for r in rows])
 
 
 def export_bundle(db: Database, conn: Any, verifier: Verifier, selection: Selection, out: Path | S3Location,
@@ -91,16 +106,10 @@ def export_bundle(db: Database, conn: Any, verifier: Verifier, selection: Select
                                       for p, _, path in stored_inclusions(db, conn, selection.positions, size))}
     if since_checkpoint is not None:
         files["consistency.json"] = _consistency(db, conn, verifier, since_checkpoint, checkpoint.size)
-    first = selection.positions[0]
-    previous_chain = None
-    if first > 0:
-        previous_chain = bytes(conn.execute(f"SELECT chain_hash FROM ledger_events WHERE {db.nid_column} = {db.param()}",
-                                            (first,)).fetchone()[0]).hex()
     manifest = {"format": FORMAT, "origin": checkpoint.origin, "tree_size": size, "events": len(selection.positions),
-                "selection": {"kind": selection.kind, **selection.params}, "previous_chain_hash": previous_chain,
-                "created_at": datetime.now(UTC).isoformat(),
+                "selection": {"kind": selection.kind, **selection.params}, "created_at": datetime.now(UTC).isoformat(),
                 "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}}
-    files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
     if isinstance(out, S3Location):
         with tempfile.TemporaryDirectory(prefix="govledger-bundle-") as tmp:
             archive = Path(tmp) / out.name
@@ -133,7 +142,7 @@ def _consistency(db: Database, conn: Any, verifier: Verifier, old_note: str, siz
     if not 0 < old.size <= size:
         raise InvalidArgument(f"the checkpoint you hold (size {old.size}) is not older than the latest ({size})")
     proof = stored_consistency_proof(db, conn, old.size, size)
-    return json.dumps({"old_checkpoint": old_note, "proof": [h.hex() for h in proof]}, indent=2).encode()
+    return json.dumps({"old_size": old.size, "proof": [h.hex() for h in proof]}, indent=2).encode()
 
 
 def _write(files: dict[str, bytes], out: Path) -> None:

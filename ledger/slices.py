@@ -47,11 +47,15 @@ def subject_aggregates(gov: Governance, subject: str) -> list[UUID]:
     """The aggregates about a data subject: the user, their API keys, and the erasure if there was one."""
     user_id = _uuid(subject, "a data subject id (a user id)")
     user = _get(gov, user_id)
-    found = [user_id, *(api_key_id_for(k) for k in user.keys)] if isinstance(user, User) else []
-    if _get(gov, Erasure.create_id(subject)) is not None:
-        found.append(Erasure.create_id(subject))
-    if not found:
+    if not isinstance(user, User):  # a bundle must hold the subject's own user aggregate, which its manifest names
         raise InvalidArgument(f"no data subject {subject} in this ledger")
+    found = [user_id, *(api_key_id_for(k) for k in user.keys)]
+    # The erasure's id is derived from the subject as it was spelled when erased: look up the canonical
+    # spelling and the one given, so `--subject` in capitals does not leave the erasure out.
+    for spelling in dict.fromkeys((str(user_id), subject)):
+        erasure = Erasure.create_id(spelling)
+        if erasure not in found and _get(gov, erasure) is not None:
+            found.append(erasure)
     return found
 
 
@@ -69,7 +73,8 @@ def choose(gov: Governance, db: Database, conn: Any, *, from_position: int | Non
             raise InvalidArgument(f"no model {model_id}")
         return by_aggregates(db, conn, "model", {"model": str(model_id)}, [model_id, *found.version_ids])
     if subject is not None:
-        return by_aggregates(db, conn, "subject", {"subject": subject}, subject_aggregates(gov, subject))
+        subject_id = str(_uuid(subject, "a data subject id (a user id)"))  # the manifest names the user aggregate's id
+        return by_aggregates(db, conn, "subject", {"subject": subject_id}, subject_aggregates(gov, subject))
     if ways[1]:
         return by_time(db, conn, gov.mapper, _utc(since, EARLIEST), _utc(until, LATEST))
     return by_positions(db, conn, from_position or 0, to_position if to_position is not None else 2**62)

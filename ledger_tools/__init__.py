@@ -7,7 +7,9 @@ Only the standard library and `cryptography` are needed. Public API:
 - C2SP signed notes and checkpoints: `Signer`, `Verifier`, `sign_note`, `open_note`,
   `Checkpoint`, `sign_checkpoint`, `open_checkpoint`;
 - the govledger event chain: `leaf_bytes`, `event_leaf_hash`, `chain_hash`, `chain_events`, `check_chain`;
-- errors: every failure is a `LedgerToolsError`.
+- bundles for regulators: `ledger_tools.bundle.verify_bundle` (a pinned key required; completeness and
+  consistency against a held checkpoint) and `ledger_tools.archive.read_bundle`;
+- errors: every failure is a `LedgerToolsError`; no input, however malformed, raises anything else.
 """
 
 from .chain import GENESIS, StoredEventFields, chain_events, chain_hash, check_chain, event_leaf_hash, leaf_bytes
@@ -44,4 +46,4 @@ __all__ = [
     "open_note", "root_from_inclusion_proof", "root_from_leaf_hashes", "sign_checkpoint", "sign_note",
     "verify_consistency", "verify_inclusion",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # 0.2: bundle format govledger-bundle/2, a pinned key required

@@ -1,59 +1,106 @@
 """`python -m ledger_tools` (also `ledger-verify`): offline checks with nothing but ledger_tools and cryptography.
 
-    python -m ledger_tools verify BUNDLE [--trusted-key VKEY_FILE]
+    python -m ledger_tools verify BUNDLE --trusted-key VKEY_FILE [--held-checkpoint NOTE_FILE] [--max-bytes N]
+    python -m ledger_tools verify BUNDLE --insecure-trust-bundle-key      (checks nothing about who signed it)
     python -m ledger_tools checkpoint NOTE_FILE --key VKEY_FILE [--origin ORIGIN]
 
-Exit 0 when everything holds, 1 when a check fails, 2 on unusable input.
+Exit 0 when everything holds, 1 when a check fails, 2 on unusable input or usage; every error is one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import io
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
+from .archive import MAX_BUNDLE_BYTES
 from .bundle import verify_bundle
 from .checkpoint import open_checkpoint
-from .errors import MalformedInputError, VerificationError
+from .errors import LedgerToolsError, MalformedInputError, VerificationError
 from .note import Verifier
 
+_NO_KEY = ("pass --trusted-key VKEY_FILE, the ledger's verifier key you were given; or, to check only that the "
+           "bundle agrees with itself, --insecure-trust-bundle-key")
 
-def _read(path: str) -> str:
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line and exit 2, not argparse's usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def _read(path: str, limit: int = 1 << 20) -> str:
+    """A small text file (a key or a checkpoint), read whole as strict UTF-8."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise MalformedInputError(f"{path} is larger than {limit} bytes: not a key or checkpoint")
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise MalformedInputError(f"cannot read {path}: {e}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ledger_tools", description="Verify govledger ledger data offline.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="python -m ledger_tools", description="Verify govledger ledger data offline.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     cp = sub.add_parser("checkpoint", help="verify a signed checkpoint against a pinned verifier key")
     cp.add_argument("note", help="file holding the C2SP signed checkpoint")
     cp.add_argument("--key", required=True, help="file holding the verifier key (name+id+base64key)")
     cp.add_argument("--origin", help="the origin line the checkpoint must carry")
     vb = sub.add_parser("verify", help="verify a bundle exported by `govledger export`")
     vb.add_argument("bundle", help="the bundle: a directory, .tar.gz or .zip")
-    vb.add_argument("--trusted-key", help="file holding the verifier key you expect the checkpoint to be signed with")
+    vb.add_argument("--trusted-key", help="file holding the ledger's verifier key, as you were given it (required)")
+    vb.add_argument("--held-checkpoint", help="a checkpoint note you already hold: prove the bundle's tree extends it")
+    vb.add_argument("--max-bytes", type=int, default=MAX_BUNDLE_BYTES, help="refuse bundles larger than this in all")
+    vb.add_argument("--insecure-trust-bundle-key", action="store_true",
+                    help="no pinned key: check the bundle against the key it carries (proves nothing about its origin)")
     args = parser.parse_args(argv)
     if args.command == "verify":
-        return _run(lambda: _verify(args.bundle, args.trusted_key))
+        if args.trusted_key is None and not args.insecure_trust_bundle_key:
+            parser.error(_NO_KEY)
+        if args.trusted_key is not None and args.insecure_trust_bundle_key:
+            parser.error("--trusted-key and --insecure-trust-bundle-key exclude each other")
+        return _run(lambda: _verify(args.bundle, args.trusted_key, args.held_checkpoint, args.max_bytes))
     return _run(lambda: _checkpoint(args.note, args.key, args.origin))
+
+
+def _one_line(text: str) -> str:
+    """One line of printable text: whitespace runs become one space; every other unprintable character
+    (terminal escapes, bidi overrides, lone surrogates) is written as its escape, so a bundle cannot
+    redraw or hide what the verdict says."""
+    line = " ".join(text.split())
+    if line.isprintable():
+        return line
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in line)
+
+
+def _message(error: Exception, limit: int = 2000) -> str:
+    """An error's message on one line, cut short: it may quote a value the bundle made arbitrarily long."""
+    text = str(error)
+    return _one_line(text if len(text) <= limit else text[:limit] + " ...")
 
 
 def _run(check: Callable[[], list[str]]) -> int:
     """Print the verdict: exit 0 when everything holds, 1 when a check fails, 2 on unusable input."""
+    for stream in (sys.stdout, sys.stderr):  # a terminal or file that cannot show a character gets its escape
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         lines = check()
     except VerificationError as e:
-        print(f"FAIL: {e}", file=sys.stderr)
+        print(f"FAIL: {_message(e)}", file=sys.stderr)
         return 1
-    except MalformedInputError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except LedgerToolsError as e:
+        print(f"error: {_message(e)}", file=sys.stderr)
         return 2
-    print("\n".join(lines))
+    print("\n".join(_one_line(line) for line in lines))
     return 0
 
 
@@ -64,20 +111,16 @@ def _checkpoint(note: str, key: str, origin: str | None) -> list[str]:
             f"root {base64.b64encode(checkpoint.root).decode()}, signed by {verifier.name}+{verifier.id.hex()}"]
 
 
-def _verify(bundle: str, trusted_key_file: str | None) -> list[str]:
-    trusted = _read(trusted_key_file).strip() if trusted_key_file else None
-    report = verify_bundle(bundle, trusted)
-    lines = [f"OK: {report.events} events (positions {report.first_position}–{report.last_position}) are in the tree of "
-             f"{report.tree_size} leaves of {report.origin!r}, signed by {report.key}"]
-    if report.consistent_from is not None:
-        lines.append(f"OK: that tree extends the checkpoint of size {report.consistent_from} you already held")
-    if not report.key_pinned:
-        lines.append("WARNING: the key was taken from the bundle itself; pass --trusted-key to pin the key you expect")
-    return lines
+def _verify(bundle: str, trusted_key_file: str | None, held_file: str | None, max_bytes: int) -> list[str]:
+    trusted = _read(trusted_key_file) if trusted_key_file is not None else None
+    held = _read(held_file) if held_file is not None else None
+    report = verify_bundle(Path(bundle), trusted, held_checkpoint=held, trust_bundle_key=trusted is None,
+                           max_bytes=max_bytes)
+    return report.verdict()
 
 
 def verify_main() -> None:
-    """The `ledger-verify BUNDLE [--trusted-key FILE]` console script."""
+    """The `ledger-verify BUNDLE --trusted-key FILE [--held-checkpoint NOTE]` console script."""
     sys.exit(main(["verify", *sys.argv[1:]]))
 
 

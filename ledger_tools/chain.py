@@ -1,4 +1,4 @@
-"""The govledger event leaf and hash chain (docs/ledger-format.md §"Leaf" and §"Chain").
+"""The govledger event leaf and hash chain (docs/ledger-format.md, "Leaf" and "Chain").
 
 A stored event is four fields as the store holds them: originator id, originator version,
 topic and state (the payload bytes as stored, compressed or encrypted or not). Its leaf bytes:
@@ -48,10 +48,15 @@ def leaf_bytes(originator_id: str, originator_version: int, topic: str, state: b
     """The exact bytes of an event's Merkle leaf."""
     if not isinstance(state, (bytes, bytearray, memoryview)):
         raise MalformedInputError("event state must be bytes")
-    if not 0 <= originator_version < 1 << 63:
-        raise MalformedInputError(f"originator version {originator_version} out of range")
-    oid = originator_id.encode()
-    t = topic.encode()
+    if type(originator_version) is not int or not 0 <= originator_version < 1 << 63:
+        raise MalformedInputError(f"originator version {originator_version!r} is not an integer in [0, 2^63)")
+    if not isinstance(originator_id, str) or not isinstance(topic, str):
+        raise MalformedInputError("originator id and topic must be text")
+    try:
+        oid = originator_id.encode()
+        t = topic.encode()
+    except UnicodeEncodeError:
+        raise MalformedInputError("originator id or topic is not valid Unicode (a lone surrogate)") from None
     return b"".join(
         (LEAF_MAGIC, _U32.pack(len(oid)), oid, _U64.pack(originator_version), _U32.pack(len(t)), t,
          _U32.pack(len(state)), bytes(state))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -20,10 +21,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .errors import MalformedInputError, SignatureError
 
-__all__ = ["Verifier", "Signer", "generate_signer", "key_id", "sign_note", "open_note", "note_text"]
+__all__ = ["Verifier", "Signer", "generate_signer", "key_id", "sign_note", "open_note", "note_text", "check_text",
+           "b64decode_canonical"]
 
 _ED25519 = 0x01
 _DASH = "\u2014 "
+_MAX_SIGNATURES = 100  # as Go's sumdb/note: a note with more signature lines is refused, not scanned
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f]")
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
@@ -31,16 +35,38 @@ def key_id(name: str, public_key: bytes) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + bytes([_ED25519]) + public_key).digest()[:4]
 
 
-def _check_name(name: str) -> None:
-    if not name or any(c.isspace() for c in name) or "+" in name:
-        raise MalformedInputError(f"key name {name!r} must be non-empty with no spaces or '+'")
-
-
-def _b64decode(value: str, what: str) -> bytes:
+def check_text(text: str, what: str) -> None:
+    """C2SP signed-note text is UTF-8 with no control character but newline; raise MalformedInputError otherwise."""
+    if not isinstance(text, str):
+        raise MalformedInputError(f"{what} is not text")
     try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise MalformedInputError(f"{what} is not valid base64") from e
+        text.encode()
+    except UnicodeEncodeError:
+        raise MalformedInputError(f"{what} is not valid Unicode (it holds a lone surrogate)") from None
+    control = _CONTROL.search(text)
+    if control:
+        raise MalformedInputError(f"{what} holds the control character {control.group()!r}; only newline is allowed")
+
+
+def _check_name(name: str) -> None:
+    if not name or any(c.isspace() or c < " " or c == "\x7f" for c in name) or "+" in name:
+        raise MalformedInputError(f"key name {name!r} must be non-empty with no spaces, control characters or '+'")
+
+
+def b64decode_canonical(value: object, what: str) -> bytes:
+    """Standard padded base64 (RFC 4648 §4) in its one canonical spelling: no other characters, zero pad bits."""
+    if not isinstance(value, str):
+        raise MalformedInputError(f"{what} is not canonical base64")
+    try:
+        raw = binascii.a2b_base64(value)
+    except (binascii.Error, ValueError):  # ValueError: not ASCII
+        raise MalformedInputError(f"{what} is not canonical base64") from None
+    # Re-encoding gives the input back only if it was the canonical spelling: this refuses other
+    # characters, line breaks, missing or extra padding and non-zero pad bits in one comparison.
+    if binascii.b2a_base64(raw, newline=False) != value.encode():
+        raise MalformedInputError(f"{what} is not canonical base64")
+    return raw
+
 
 
 @dataclass(frozen=True)
@@ -62,7 +88,9 @@ class Verifier:
             kid = bytes.fromhex(hex_id)
         except ValueError as e:
             raise MalformedInputError("verifier key id is not hex") from e
-        raw = _b64decode(b64, "verifier key")
+        if kid.hex() != hex_id:
+            raise MalformedInputError("verifier key id must be 8 lowercase hex digits")
+        raw = b64decode_canonical(b64, "verifier key")
         if len(kid) != 4 or len(raw) != 33 or raw[0] != _ED25519:
             raise MalformedInputError("verifier key is not a 4-byte id and an Ed25519 (0x01) 32-byte key")
         if key_id(name, raw[1:]) != kid:
@@ -94,11 +122,11 @@ class Signer:
             raise MalformedInputError("signer key must be PRIVATE+KEY+name+hexid+base64key")
         name, hex_id, b64 = parts[2:]
         _check_name(name)
-        raw = _b64decode(b64, "signer key")
+        raw = b64decode_canonical(b64, "signer key")
         if len(raw) != 33 or raw[0] != _ED25519:
             raise MalformedInputError("signer key is not an Ed25519 (0x01) 32-byte seed")
         signer = cls(name, raw[1:])
-        if signer.verifier.id.hex() != hex_id.lower():
+        if signer.verifier.id.hex() != hex_id:
             raise MalformedInputError(f"signer key id {hex_id} does not match its name and key")
         return signer
 
@@ -156,17 +184,21 @@ def open_note(note: str, verifier: Verifier) -> str:
     """
     if not isinstance(note, str) or not note:
         raise MalformedInputError("empty note")
+    check_text(note, "the note")
     text = note_text(note)
     sig_lines = note[len(text) + 1 :].split("\n")
     if sig_lines[-1] != "" or len(sig_lines) < 2:
         raise MalformedInputError("signed note has no signature lines")
+    if len(sig_lines) - 1 > _MAX_SIGNATURES:
+        raise MalformedInputError(f"signed note has more than {_MAX_SIGNATURES} signature lines")
     message = text.encode()
     good = False
     for line in sig_lines[:-1]:
         if not line.startswith(_DASH):
             raise MalformedInputError(f"malformed signature line {line!r}")
         name, _, b64 = line[len(_DASH) :].partition(" ")
-        raw = _b64decode(b64, "signature")
+        _check_name(name)
+        raw = b64decode_canonical(b64, "signature")
         if len(raw) < 5:
             raise MalformedInputError("signature line is too short")
         if name != verifier.name or raw[:4] != verifier.id:

@@ -145,7 +145,7 @@ def test_export_by_time_and_by_model_then_verify_with_the_console_script(tmp_pat
                           (["--out", "m"], "choose exactly one selection")):
         refused = run("export", *args, cwd=tmp_path)
         assert refused.returncode == 2 and message in refused.stderr
-    missing = subprocess.run([str(verifier), "nowhere.tar.gz"], cwd=tmp_path, capture_output=True, text=True)
+    missing = subprocess.run([str(verifier), "nowhere.tar.gz", "--trusted-key", vkey], cwd=tmp_path, capture_output=True, text=True)
     assert missing.returncode == 1 and "does not exist" in missing.stderr
 
 

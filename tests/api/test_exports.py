@@ -1,4 +1,4 @@
-"""GET /v1/exports over HTTP: only the roles of §2 export, every refusal is recorded, and the bundle verifies offline."""
+"""GET /v1/exports over HTTP: only superadmins, compliance managers and auditors export, every refusal is recorded, and the bundle verifies offline."""
 
 from __future__ import annotations
 

@@ -1,10 +1,14 @@
-"""The worked example of docs/ledger-format.md §8 holds, byte for byte."""
+"""The worked example of docs/ledger-format.md holds, byte for byte, and its example bundle verifies."""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 from pathlib import Path
 
 from ledger_tools import Checkpoint, Signer, Verifier, open_checkpoint, root_from_leaf_hashes, sign_checkpoint
+from ledger_tools.bundle import verify_bundle
 from ledger_tools.chain import GENESIS, chain_events, chain_hash, event_leaf_hash, leaf_bytes
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "ledger-format.md").read_text()
@@ -32,3 +36,14 @@ def test_the_documented_checkpoint_is_what_the_example_key_signs():
     note = sign_checkpoint(Checkpoint(signer.name, 2, root), signer)
     assert note in DOC
     assert open_checkpoint(note, Verifier.parse(str(signer.verifier))).size == 2
+
+
+def test_the_documented_bundle_is_one_the_exporter_wrote_and_it_verifies(tmp_path):
+    files = dict(re.findall(r"```text file=(\S+)\n(.*?)```", DOC, flags=re.DOTALL))
+    assert sorted(files) == ["checkpoint.note", "events.jsonl", "manifest.json", "proofs.jsonl", "verifier.vkey"]
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    report = verify_bundle(tmp_path, files["verifier.vkey"])
+    assert (report.first_position, report.last_position, report.tree_size) == (1, 2, 3)
+    proofs = [json.loads(line) for line in files["proofs.jsonl"].splitlines()]
+    assert [len(base64.b64decode(p["path"])) // 32 for p in proofs] == [2, 1]  # as the page says
