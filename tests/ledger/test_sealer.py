@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+from uuid import uuid4
+
 import pytest
+
+from ledger.database import Database
 
 from ledger.errors import IntegrityFailure
 from ledger.sealer import seal_once
 from ledger.tree import stored_consistency_proof, stored_inclusion_proof, stored_root
 from ledger_tools import open_checkpoint, verify_consistency, verify_inclusion
+from ledger_tools.chain import GENESIS, chain_hash
 
-from .helpers import as_attacker, fill, query, seal_all
+from .helpers import as_attacker, fill, login_url, query, seal_all
 
 
 def test_each_seal_signs_a_checkpoint_over_everything_committed(db, signer):
@@ -39,19 +45,31 @@ def test_a_seal_in_batches_signs_one_checkpoint_per_batch(db, signer):
     assert sizes == [4, 8, 10]
 
 
-def test_an_interrupted_seal_leaves_nothing_half_written(db, signer, monkeypatch):
+class _KilledBeforeTheCheckpoint:
+    """A connection whose process dies as the checkpoint is written, after the tree nodes went in."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.nodes_written = 0
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+    def execute(self, sql, *args, **kwargs):
+        if sql.startswith("INSERT INTO ledger_checkpoints"):
+            self.nodes_written = self.conn.execute("SELECT COUNT(*) FROM ledger_tree_nodes").fetchone()[0]
+            raise KeyboardInterrupt
+        return self.conn.execute(sql, *args, **kwargs)
+
+
+def test_an_interrupted_seal_leaves_nothing_half_written(db, signer):
     fill(db, 5)
-    import ledger.sealer as sealer
-
-    def crash(*_args, **_kwargs):
-        raise KeyboardInterrupt  # the process is stopped between writing nodes and signing
-
-    monkeypatch.setattr(sealer, "sign_checkpoint", crash)
     with db.connect() as conn, pytest.raises(KeyboardInterrupt):
-        seal_once(db, conn, signer)
+        killed = _KilledBeforeTheCheckpoint(conn)
+        seal_once(db, killed, signer)
+    assert killed.nodes_written > 0  # the crash came after the nodes were written, inside the seal's transaction
     assert query(db, "SELECT COUNT(*) FROM ledger_tree_nodes")[0][0] == 0
     assert query(db, "SELECT COUNT(*) FROM ledger_checkpoints")[0][0] == 0
-    monkeypatch.undo()
     assert seal_all(db, signer) == 5
 
 
@@ -62,3 +80,37 @@ def test_the_sealer_refuses_to_sign_a_broken_chain(db, signer):
         seal_once(db, conn, signer)
     assert info.value.position == 2
     assert query(db, "SELECT COUNT(*) FROM ledger_checkpoints")[0][0] == 0
+
+
+def _rechained_with_a_forged_leaf(db, position: int) -> None:
+    """A writer that stores a leaf its bytes do not give, and chains it properly so the links all follow."""
+    rows = query(db, f"SELECT {db.nid_column}, chain_hash FROM ledger_events ORDER BY {db.nid_column}")
+    previous = bytes(rows[position - 1][1]) if position else GENESIS
+    for nid, _ in rows[position:]:
+        leaf = bytes(query(db, f"SELECT leaf_hash FROM ledger_events WHERE {db.nid_column} = ?", (nid,))[0][0])
+        if nid == position + 1:
+            leaf = hashlib.sha256(b"a leaf of other bytes").digest()
+        previous = chain_hash(previous, leaf)
+        as_attacker(db, "UPDATE ledger_events SET leaf_hash = ?, chain_hash = ? WHERE rowid = ?", (leaf, previous, nid))
+
+
+def test_the_sealer_refuses_to_sign_a_stored_leaf_its_event_bytes_do_not_give(db, signer):
+    fill(db, 6)
+    _rechained_with_a_forged_leaf(db, 3)
+    with db.connect() as conn, pytest.raises(IntegrityFailure, match="leaf hash does not match the event's stored bytes") as info:
+        seal_once(db, conn, signer)
+    assert info.value.position == 3
+    assert query(db, "SELECT COUNT(*) FROM ledger_checkpoints")[0][0] == 0
+    assert query(db, "SELECT COUNT(*) FROM ledger_tree_nodes")[0][0] == 0
+
+
+def test_the_sealer_refuses_a_forged_leaf_appended_through_the_append_function_as_the_service_role(pg_url, signer):
+    fill(Database.from_url(pg_url), 2)
+    service = Database.from_url(login_url(pg_url, "service"))
+    with service.connect() as conn:
+        conn.execute("SELECT govledger_append(%s, %s, %s, %s, %s)", (
+            [uuid4()], [1], ["domain.datasets:Dataset.Registered"], [b"{}"], [hashlib.sha256(b"not these bytes").digest()]))
+        conn.commit()
+    with service.connect() as conn, pytest.raises(IntegrityFailure, match="leaf hash does not match") as info:
+        seal_once(service, conn, signer)
+    assert info.value.position == 2

@@ -1,0 +1,13 @@
+"""Workers report their health here: name, state, position reached, last error, time."""
+
+from yoyo import step
+
+__depends__ = {"0003_read_models"}
+
+steps = [
+    step(
+        "CREATE TABLE worker_status (name TEXT PRIMARY KEY, state TEXT NOT NULL, position INTEGER,"
+        " error TEXT, updated_at TEXT NOT NULL)",
+        "DROP TABLE worker_status",
+    ),
+]
