@@ -31,6 +31,7 @@ from ledger.errors import (
     LedgerError,
     NothingSigned,
     SigningKeyError,
+    WorkerFailed,
 )
 from ledger.history import aggregate_as_of
 from ledger.keys import create_signing_key
@@ -140,22 +141,37 @@ def seal(once: Annotated[bool, typer.Option(help="seal what is committed now, th
 
 @app.command()
 def workers() -> None:
-    """Run every worker of this release — the sealer and the projector — until SIGINT or SIGTERM."""
+    """Run every worker of this release — the sealer and the projector — until SIGINT or SIGTERM.
+
+    Database faults are retried with back-off; a worker that cannot go on stops every worker and exits non-zero."""
     from workers.projector import run_projector
 
     ledger = Ledger()
     signer = ledger.signer()
     require_current(ledger.db)
-    gov = ledger.application()
+    gov = ledger.application(check_schema=False)
     s = ledger.settings
+    failures: list[BaseException] = []
 
     def run_all(stop: threading.Event) -> None:
-        projector = threading.Thread(target=run_projector, name="projector", daemon=True,
-                                     args=(ledger.db, gov), kwargs={"interval": s.seal_interval, "stop": stop,
-                                                                    "batch": s.projector_batch})
+        def project() -> None:
+            try:
+                run_projector(ledger.db, gov, interval=s.seal_interval, stop=stop, batch=s.projector_batch)
+            except BaseException as e:  # noqa: BLE001 - handed to the main thread, which exits with it
+                failures.append(e)
+                stop.set()
+
+        projector = threading.Thread(target=project, name="projector", daemon=True)
         projector.start()
-        run_sealer(ledger.db, signer, interval=s.seal_interval, batch=s.seal_batch, stop=stop)
-        projector.join(timeout=30)
+        try:
+            run_sealer(ledger.db, signer, interval=s.seal_interval, batch=s.seal_batch, stop=stop)
+        finally:
+            stop.set()
+            projector.join(timeout=30)
+        if failures and isinstance(failures[0], LedgerError):
+            raise failures[0]
+        if failures:
+            raise WorkerFailed(f"the projector stopped: {failures[0]!r}") from failures[0]
 
     _run_until_signal(run_all)
 

@@ -119,6 +119,10 @@ class Database:
         finally:
             conn.close()
 
+    def open(self) -> Any:
+        """A raw connection as `connect` gives, for a caller that keeps it across calls and closes it itself."""
+        return self._open()
+
     def _open(self) -> Any:
         if self.is_sqlite:
             assert self.path is not None

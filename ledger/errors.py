@@ -57,6 +57,12 @@ class ProjectionFailed(LedgerError):
         self.position = position
 
 
+class WorkerFailed(LedgerError):
+    """A worker stopped on a fault that is not the store's own (a bug): logged with its traceback, then reported here."""
+
+    code = "worker_failed"
+
+
 class IntegrityFailure(LedgerError):
     """`verify` found the store altered. `position`, `aggregate` and `version` name the first bad event when known."""
 

@@ -9,6 +9,8 @@ service plus INSERT on the tree and the checkpoints; give it to the login role o
 
 from yoyo import step
 
+from migrations.read_models import INDEXES
+
 __depends__ = {"0004_read_models"}
 
 LEDGER = "ledger_events, ledger_tree_nodes, ledger_checkpoints"
@@ -32,4 +34,7 @@ steps = [
     step("GRANT SELECT, INSERT, UPDATE ON worker_status TO govledger_service", "REVOKE ALL ON worker_status FROM govledger_service"),
     # `govledger` checks the schema is current before it runs: the service reads yoyo's record of what was applied.
     step("GRANT SELECT ON _yoyo_migration TO govledger_service", "REVOKE ALL ON _yoyo_migration FROM govledger_service"),
+] + [
+    # An interrupted rebuild of older versions could leave the read models without their indexes.
+    step(f"CREATE INDEX IF NOT EXISTS {name} ON {spec}") for name, spec in INDEXES
 ]

@@ -2,6 +2,8 @@
 
 from yoyo import step
 
+from migrations.read_models import INDEXES
+
 __depends__ = {"0003_read_models"}
 
 steps = [
@@ -10,4 +12,7 @@ steps = [
         " error TEXT, updated_at TEXT NOT NULL)",
         "DROP TABLE worker_status",
     ),
+] + [
+    # An interrupted rebuild of older versions could leave the read models without their indexes.
+    step(f"CREATE INDEX IF NOT EXISTS {name} ON {spec}") for name, spec in INDEXES
 ]
