@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -107,3 +108,18 @@ def reason(e: BaseException) -> str:
     """One line naming a fault, without a traceback (and never a password: drivers do not echo them)."""
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+
+
+def worker_gauges(statuses: list[WorkerStatus]) -> Iterator[Any]:
+    """Prometheus gauges per worker: healthy (1/0, labelled with its state), position, seconds since it reported."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    now = datetime.now(UTC)
+    healthy = GaugeMetricFamily("govledger_worker_healthy", "1 unless the worker failed or stopped reporting", labels=["worker", "state"])
+    position = GaugeMetricFamily("govledger_worker_position", "how far the worker got (events sealed or projected)", labels=["worker"])
+    age = GaugeMetricFamily("govledger_worker_report_age_seconds", "seconds since the worker last reported", labels=["worker"])
+    for s in statuses:
+        healthy.add_metric([s.name, s.state], 0 if s.problem(now) else 1)
+        position.add_metric([s.name], s.position or 0)
+        age.add_metric([s.name], (now - s.updated_at).total_seconds())
+    yield from (healthy, position, age)

@@ -8,6 +8,10 @@ import hashlib
 import threading
 
 import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.deps import Services
 
 from domain.application import Governance
 from domain.datasets import Dataset
@@ -64,7 +68,10 @@ def test_a_rebuild_that_fails_leaves_the_previous_read_models_in_place(db, app):
         assert tracked(conn, db) == 6
 
 
-def test_a_projector_worker_that_cannot_apply_an_event_stops_loudly_and_the_service_is_not_ready(db, app, caplog):
+def test_a_projector_worker_that_cannot_apply_an_event_stops_loudly_and_the_service_is_not_ready(db, app, caplog, signer):
+    token = app.create_admin("root")[1]
+    client = TestClient(create_app(Services(app, db, signer.verifier)))
+    assert client.get("/readyz").status_code == 200
     fill(db, 3)
     bad = append_unprojectable(app)
     stop = threading.Event()
@@ -76,6 +83,10 @@ def test_a_projector_worker_that_cannot_apply_an_event_stops_loudly_and_the_serv
         assert (status.name, status.state, status.position) == ("projector", "failed", bad)
         with pytest.raises(WorkersUnhealthy, match=f"the projector stopped at position {bad}"):
             require_healthy_workers(db, conn)
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["error"]["code"] == "workers_unhealthy", ready.text
+    metrics = client.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
+    assert 'govledger_worker_healthy{state="failed",worker="projector"} 0.0' in metrics
 
 
 def test_the_projector_worker_survives_another_sqlite_writer_holding_the_lock(sqlite_url, monkeypatch):
