@@ -80,19 +80,22 @@ class Heartbeat:
         if (state, error) == self.last and now - self.written < HEARTBEAT_S:
             return  # progress alone is reported at the heartbeat's pace; a change of state at once
         p = self.db.param()
-        try:
-            if self.conn is None:
-                self.conn = self.db.open()
-            self.conn.execute(
-                f"INSERT INTO worker_status (name, state, position, error, updated_at) VALUES ({p}, {p}, {p}, {p}, {p})"
-                " ON CONFLICT (name) DO UPDATE SET state = excluded.state, position = excluded.position,"
-                " error = excluded.error, updated_at = excluded.updated_at",
-                (self.name, state, position, error, datetime.now(UTC).isoformat()))
-            self.conn.commit()
-        except TRANSIENT as e:
-            log.warning("cannot record the %s's status (%s): %s", self.name, state, reason(e))
-            self.close()
-            return
+        for attempt in (1, 2):  # a session the server ended (a restart) is replaced once
+            try:
+                if self.conn is None:
+                    self.conn = self.db.open()
+                self.conn.execute(
+                    f"INSERT INTO worker_status (name, state, position, error, updated_at) VALUES ({p}, {p}, {p}, {p}, {p})"
+                    " ON CONFLICT (name) DO UPDATE SET state = excluded.state, position = excluded.position,"
+                    " error = excluded.error, updated_at = excluded.updated_at",
+                    (self.name, state, position, error, datetime.now(UTC).isoformat()))
+                self.conn.commit()
+                break
+            except TRANSIENT as e:
+                self.close()
+                if attempt == 2:
+                    log.warning("cannot record the %s's status (%s): %s", self.name, state, reason(e))
+                    return
         self.last, self.written = (state, error), now
 
     def close(self) -> None:

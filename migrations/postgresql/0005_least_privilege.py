@@ -33,7 +33,8 @@ steps = [
     ),
     step("GRANT SELECT, INSERT, UPDATE ON worker_status TO govledger_service", "REVOKE ALL ON worker_status FROM govledger_service"),
     # `govledger` checks the schema is current before it runs: the service reads yoyo's record of what was applied.
-    step("GRANT SELECT ON _yoyo_migration TO govledger_service", "REVOKE ALL ON _yoyo_migration FROM govledger_service"),
+    step("GRANT SELECT ON _yoyo_migration, _yoyo_version TO govledger_service",
+         "REVOKE ALL ON _yoyo_migration, _yoyo_version FROM govledger_service"),
 ] + [
     # An interrupted rebuild of older versions could leave the read models without their indexes.
     step(f"CREATE INDEX IF NOT EXISTS {name} ON {spec}") for name, spec in INDEXES
