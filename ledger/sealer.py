@@ -18,7 +18,8 @@ from ledger_tools.chain import GENESIS, chain_events
 from ledger_tools.checkpoint import Checkpoint, sign_checkpoint
 from ledger_tools.note import Signer
 
-from .database import SQLITE_BUSY_TIMEOUT_S, Database
+from . import database
+from .database import Database
 from .errors import IntegrityFailure
 from .tree import sealed_size, stored_compact_range
 from .verify import canonical_id, event_query
@@ -33,13 +34,14 @@ def _begin(db: Database, conn: Any) -> bool:
     return bool(conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (SEALER_LOCK_KEY,)).fetchone()[0])
 
 
-def _take_sqlite_write_lock(conn: Any, timeout: float = SQLITE_BUSY_TIMEOUT_S) -> None:
+def _take_sqlite_write_lock(conn: Any) -> None:
     """BEGIN IMMEDIATE, retried every half millisecond.
 
     SQLite's own busy handler backs off up to 100 ms between tries, so under a steady stream of
     short writer transactions the sealer would lose the race for seconds; short retries keep the
     sealing lag near the poll interval.
     """
+    timeout = database.SQLITE_BUSY_TIMEOUT_S
     conn.execute("PRAGMA busy_timeout = 0")
     deadline = time.monotonic() + timeout
     try:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+import threading
+import time
 from uuid import uuid4
 
 import pytest
@@ -14,6 +19,7 @@ from ledger.sealer import seal_once
 from ledger.tree import stored_consistency_proof, stored_inclusion_proof, stored_root
 from ledger_tools import open_checkpoint, verify_consistency, verify_inclusion
 from ledger_tools.chain import GENESIS, chain_hash
+from workers.sealer import run_sealer
 
 from .helpers import as_attacker, fill, login_url, query, seal_all
 
@@ -114,3 +120,46 @@ def test_the_sealer_refuses_a_forged_leaf_appended_through_the_append_function_a
     with service.connect() as conn, pytest.raises(IntegrityFailure, match="leaf hash does not match") as info:
         seal_once(service, conn, signer)
     assert info.value.position == 2
+
+
+def test_the_sealer_worker_survives_another_sqlite_writer_holding_the_lock_past_the_busy_timeout(sqlite_url, signer, monkeypatch):
+    import ledger.database
+
+    monkeypatch.setattr(ledger.database, "SQLITE_BUSY_TIMEOUT_S", 1)
+    db = Database.from_url(sqlite_url)
+    fill(db, 3)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_sealer, args=(db, signer), kwargs={"interval": 0.05, "batch": 100, "stop": stop},
+                              daemon=True)
+    with db.connect() as blocker:
+        blocker.execute("BEGIN IMMEDIATE")
+        worker.start()
+        worker.join(2.5)
+        assert worker.is_alive(), "the sealer died on a locked database"
+        blocker.execute("ROLLBACK")
+    try:
+        deadline = time.monotonic() + 10
+        while not query(db, "SELECT COUNT(*) FROM ledger_checkpoints")[0][0]:
+            assert time.monotonic() < deadline, "nothing sealed once the lock was released"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(5)
+    assert not worker.is_alive()
+
+
+def test_govledger_seal_once_seals_what_is_committed_and_exits(db_url, key_path, tmp_path):
+    db = Database.from_url(db_url)
+    fill(db, 4)
+    url = login_url(db_url, "sealer") if not db.is_sqlite else db_url
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
+    env.update(GOVLEDGER_DATABASE_URL=url, GOVLEDGER_SIGNING_KEY=str(key_path), GOVLEDGER_DATA_DIR=str(tmp_path))
+
+    def seal_once_cli() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "govledger.cli", "seal", "--once"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+
+    first = seal_once_cli()
+    assert first.returncode == 0 and "sealed up to tree size 4" in first.stdout, first.stdout + first.stderr
+    again = seal_once_cli()
+    assert again.returncode == 0 and "nothing to seal" in again.stdout, again.stdout + again.stderr
