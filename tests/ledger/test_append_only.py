@@ -93,3 +93,12 @@ def test_the_service_role_can_append_through_the_recorder(pg_url):
     service = Database.from_url(login_url(pg_url, "service"))
     assert len(fill(service, 3)) == 3
     assert query(service, "SELECT COUNT(*) FROM ledger_events")[0][0] == 3
+
+
+def test_the_append_function_cannot_be_redirected_by_the_callers_search_path(pg_url):
+    """A SECURITY DEFINER function resolving names through the caller's search_path would run the caller's objects
+    with the owner's rights."""
+    db = Database.from_url(pg_url)
+    with db.connect() as conn:
+        config = conn.execute("SELECT proconfig, prosecdef FROM pg_proc WHERE proname = 'govledger_append'").fetchone()
+    assert config == (["search_path=pg_catalog, pg_temp"], True)
