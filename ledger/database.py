@@ -21,7 +21,9 @@ SQLITE_BUSY_TIMEOUT_S = 30
 #: Every PostgreSQL session of the service (not migrations) carries these, so one stuck writer cannot freeze the others:
 #: a writer waits at most lock_timeout for the insert lock, no statement runs longer than statement_timeout, and a
 #: transaction left open by a stalled client is ended (and its locks released) after idle_in_transaction_session_timeout.
-SESSION_TIMEOUTS = {"lock_timeout": "5s", "statement_timeout": "60s", "idle_in_transaction_session_timeout": "30s"}
+SESSION_TIMEOUTS = {"lock_timeout": "5s", "statement_timeout": "60s", "idle_in_transaction_session_timeout": "60s"}
+#: The sessions that append (the application's pool) hold the insert lock inside their transactions: end a stalled one sooner.
+APPEND_IDLE_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,8 @@ class Database:
             "POSTGRES_POOL_SIZE": "4",
             "POSTGRES_MAX_OVERFLOW": "4",
             "POSTGRES_CONNECT_TIMEOUT": "5",
-            # The library sets this itself after connecting; the same value as SESSION_TIMEOUTS.
-            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": SESSION_TIMEOUTS["idle_in_transaction_session_timeout"].rstrip("s"),
+            # The library sets this itself after connecting, over SESSION_TIMEOUTS' value.
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": str(APPEND_IDLE_TIMEOUT_S),
             "CREATE_TABLE": "false",
         }
 

@@ -107,3 +107,16 @@ def test_a_writer_stuck_inside_its_transaction_cannot_freeze_every_other_writer(
         stuck.execute("LOCK TABLE ledger_events IN EXCLUSIVE MODE")
         _, took = finishes_within(20, lambda: fill(db, 2, start=1))
     assert events(db) == 3 and took < 10
+
+
+def test_every_service_session_on_postgresql_carries_lock_statement_and_idle_timeouts(pg_url):
+    db = Database.from_url(pg_url)
+    names = ("lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout")
+    with db.connect() as conn:  # the sealer's, the projector's, verify's and the API's reads
+        assert [conn.execute(f"SHOW {n}").fetchone()[0] for n in names] == ["5s", "1min", "1min"]
+    app = Governance(env=db.eventsourcing_env())
+    try:
+        with app.recorder.datastore.get_connection() as conn:  # the sessions that append
+            assert [conn.execute(f"SHOW {n}").fetchone()[n] for n in names] == ["5s", "1min", "5s"]
+    finally:
+        app.close()
