@@ -31,7 +31,6 @@ from ledger.errors import (
     LedgerError,
     NothingSigned,
     SigningKeyError,
-    WorkerFailed,
 )
 from ledger.history import aggregate_as_of
 from ledger.keys import create_signing_key
@@ -168,10 +167,8 @@ def workers() -> None:
         finally:
             stop.set()
             projector.join(timeout=30)
-        if failures and isinstance(failures[0], LedgerError):
-            raise failures[0]
         if failures:
-            raise WorkerFailed(f"the projector stopped: {failures[0]!r}") from failures[0]
+            raise failures[0]  # a LedgerError: the worker loop logged it and turned any other fault into WorkerFailed
 
     _run_until_signal(run_all)
 

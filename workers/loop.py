@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 from ledger.database import Database
+from ledger.errors import LedgerError, WorkerFailed
 from ledger.health import TRANSIENT, Heartbeat, reason
 
 log = logging.getLogger("govledger.workers")
@@ -40,9 +41,13 @@ def supervise(name: str, db: Database, step: Step, *, interval: float, stop: thr
                 continue
             except Exception as e:
                 position = getattr(e, "position", position)
-                log.error("%s stopped%s: %s", name, f" at position {position}" if position is not None else "", reason(e))
+                where = f" at position {position}" if position is not None else ""
                 health.beat("failed", position, reason(e))
-                raise
+                log.error("%s stopped%s: %s", name, where, reason(e))
+                if isinstance(e, LedgerError):
+                    raise
+                log.debug("%s: the traceback", name, exc_info=True)  # for a bug, at debug level: users see one line
+                raise WorkerFailed(f"the {name} stopped{where}: {reason(e)}") from e
             delay = interval
             health.beat("running", position)
             if not more:

@@ -82,3 +82,17 @@ def test_workers_exit_non_zero_naming_the_position_of_an_event_the_projector_can
     with db.connect() as conn:
         states = {s.name: (s.state, s.position) for s in worker_statuses(db, conn)}
         assert states["projector"] == ("failed", bad) and tracked(conn, db) == bad
+
+
+def test_a_sealer_run_without_the_right_to_sign_stops_with_one_line_and_a_non_zero_exit(pg_url, key_path, tmp_path):
+    db = Database.from_url(pg_url)
+    fill(db, 2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
+    env.update(GOVLEDGER_DATABASE_URL=login_url(pg_url, "service"), GOVLEDGER_SIGNING_KEY=str(key_path),
+               GOVLEDGER_DATA_DIR=str(tmp_path))  # the API's role: it may not add tree nodes or checkpoints
+    result = subprocess.run([sys.executable, "-m", "govledger.cli", "seal"], env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode != 0 and "worker_failed" in result.stderr and "permission denied" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    with db.connect() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM ledger_checkpoints").fetchone()[0] == 0
