@@ -84,6 +84,8 @@ class Heartbeat:
             try:
                 if self.conn is None:
                     self.conn = self.db.open()
+                    if self.db.is_sqlite:  # a status is not worth waiting out another writer's lock for long
+                        self.conn.execute("PRAGMA busy_timeout = 1000")
                 self.conn.execute(
                     f"INSERT INTO worker_status (name, state, position, error, updated_at) VALUES ({p}, {p}, {p}, {p}, {p})"
                     " ON CONFLICT (name) DO UPDATE SET state = excluded.state, position = excluded.position,"
