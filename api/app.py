@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from ledger.health import require_healthy_workers
+
 from . import audit, compliance, errors, exports, metrics, models, users
 from .deps import Services, ServicesDep
 
@@ -28,9 +30,10 @@ def create_app(services: Services) -> FastAPI:
 
     @app.get("/readyz", tags=["operations"])
     def readyz(services: ServicesDep) -> dict[str, Any]:
-        """The database answers."""
+        """The database answers and no worker has failed or gone silent."""
         with services.db.connect() as conn:
             conn.execute("SELECT 1").fetchone()
+            require_healthy_workers(services.db, conn)  # a failed or silent worker: 503 workers_unhealthy
         return {"status": "ready", "database": services.db.describe()}
 
     return app

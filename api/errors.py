@@ -20,6 +20,7 @@ STATUS = {
     "segregation_of_duties": 403, "not_found": 404, "conflict": 409, "illegal_transition": 409,
     "precondition_failed": 409, "artifact_hash_mismatch": 422, "database_unavailable": 503, "s3_unavailable": 503,
     "schema_mismatch": 503, "projection_behind": 503, "invalid_cursor": 400, "idempotency_key_reused": 409,
+    "event_too_large": 413, "workers_unhealthy": 503,
 }
 
 log = logging.getLogger("govledger.api")

@@ -17,6 +17,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ledger.health import worker_gauges, worker_statuses
 from projections.runner import tracked
 
 from .deps import CurrentActor, Services
@@ -37,6 +38,8 @@ class LedgerCollector(Collector):
             events = db.events(conn)
             sealed = int(conn.execute("SELECT COALESCE(MAX(tree_size), 0) FROM ledger_checkpoints").fetchone()[0])
             projected = tracked(conn, db)
+            workers = worker_statuses(db, conn)
+        yield from worker_gauges(workers)
         yield GaugeMetricFamily("govledger_ledger_events", "events recorded in the ledger", value=events)
         yield GaugeMetricFamily("govledger_sealed_events", "events covered by the latest signed checkpoint", value=sealed)
         yield GaugeMetricFamily("govledger_projected_events", "events applied to the read models", value=projected)

@@ -29,6 +29,7 @@ from ledger.errors import (
     IntegrityFailure,
     InvalidArgument,
     LedgerError,
+    NothingSigned,
     SigningKeyError,
 )
 from ledger.history import aggregate_as_of
@@ -36,7 +37,7 @@ from ledger.keys import create_signing_key
 from ledger.migrate import migrate as run_migrations
 from ledger.migrate import require_current
 from ledger.sealer import seal_pending
-from ledger.verify import verify_store
+from ledger.verify import read_trusted_checkpoint, verify_store
 from workers.sealer import run_sealer
 
 from .bootstrap import OPERATOR, Ledger
@@ -79,17 +80,32 @@ def migrate() -> None:
 
 
 @app.command()
-def verify(key: Annotated[Path | None, typer.Option(help="pin the verifier key (.vkey) checkpoints must be signed with")] = None) -> None:
-    """Check every event, chain hash and checkpoint; exit 1 naming the first bad event."""
+def verify(
+    key: Annotated[Path | None, typer.Option(help="pin the verifier key (.vkey) checkpoints must be signed with")] = None,
+    trusted_checkpoint: Annotated[Path | None, typer.Option(
+        help="a signed checkpoint you kept outside the database: the store must extend it")] = None,
+) -> None:
+    """Check every event, chain hash and checkpoint; exit 1 naming the first bad event, or when nothing is signed."""
     ledger = Ledger()
     verifier = ledger.verifier(key)
+    trusted = read_trusted_checkpoint(trusted_checkpoint, verifier) if trusted_checkpoint is not None else None
     require_current(ledger.db)
-    with ledger.db.connect() as conn, _progress() as bar:
-        task = bar.add_task("verifying", total=None)
-        report = verify_store(ledger.db, conn, verifier, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    try:
+        with ledger.db.connect() as conn, _progress() as bar:
+            task = bar.add_task("verifying", total=None)
+            report = verify_store(ledger.db, conn, verifier, trusted=trusted,
+                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except NothingSigned as e:
+        err.print(escape(f"FAILED [{e.code}]: {e.message}"))
+        sys.exit(1)  # verification fails closed: nothing signed is a failure, not an unusable input
     unsealed = report.events - report.sealed
     out.print(f"OK: {report.events} events, chain intact; {report.checkpoints} checkpoints signed by {verifier.name}+{verifier.id.hex()} "
               f"and consistent; {report.sealed} events sealed, {unsealed} awaiting the sealer")
+    if trusted is None:
+        err.print("note: no --trusted-checkpoint given; a tail removed together with its checkpoints cannot be detected"
+                  " without a checkpoint kept outside the database")
+    else:
+        out.print(f"extends the trusted checkpoint of tree size {trusted.size}")
 
 
 @app.command()
@@ -124,22 +140,35 @@ def seal(once: Annotated[bool, typer.Option(help="seal what is committed now, th
 
 @app.command()
 def workers() -> None:
-    """Run every worker of this release — the sealer and the projector — until SIGINT or SIGTERM."""
+    """Run every worker of this release — the sealer and the projector — until SIGINT or SIGTERM.
+
+    Database faults are retried with back-off; a worker that cannot go on stops every worker and exits non-zero."""
     from workers.projector import run_projector
 
     ledger = Ledger()
     signer = ledger.signer()
     require_current(ledger.db)
-    gov = ledger.application()
+    gov = ledger.application(check_schema=False)
     s = ledger.settings
+    failures: list[BaseException] = []
 
     def run_all(stop: threading.Event) -> None:
-        projector = threading.Thread(target=run_projector, name="projector", daemon=True,
-                                     args=(ledger.db, gov), kwargs={"interval": s.seal_interval, "stop": stop,
-                                                                    "batch": s.projector_batch})
+        def project() -> None:
+            try:
+                run_projector(ledger.db, gov, interval=s.seal_interval, stop=stop, batch=s.projector_batch)
+            except BaseException as e:  # noqa: BLE001 - handed to the main thread, which exits with it
+                failures.append(e)
+                stop.set()
+
+        projector = threading.Thread(target=project, name="projector", daemon=True)
         projector.start()
-        run_sealer(ledger.db, signer, interval=s.seal_interval, batch=s.seal_batch, stop=stop)
-        projector.join(timeout=30)
+        try:
+            run_sealer(ledger.db, signer, interval=s.seal_interval, batch=s.seal_batch, stop=stop)
+        finally:
+            stop.set()
+            projector.join(timeout=30)
+        if failures:
+            raise failures[0]  # a LedgerError: the worker loop logged it and turned any other fault into WorkerFailed
 
     _run_until_signal(run_all)
 

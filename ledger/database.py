@@ -18,6 +18,12 @@ from .errors import ConfigError, DatabaseUnavailable
 
 EVENTS_TABLE = "ledger_events"
 SQLITE_BUSY_TIMEOUT_S = 30
+#: Every PostgreSQL session of the service (not migrations) carries these, so one stuck writer cannot freeze the others:
+#: a writer waits at most lock_timeout for the insert lock, no statement runs longer than statement_timeout, and a
+#: transaction left open by a stalled client is ended (and its locks released) after idle_in_transaction_session_timeout.
+SESSION_TIMEOUTS = {"lock_timeout": "5s", "statement_timeout": "60s", "idle_in_transaction_session_timeout": "60s"}
+#: The sessions that append (the application's pool) hold the insert lock inside their transactions: end a stalled one sooner.
+APPEND_IDLE_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,8 @@ class Database:
             "POSTGRES_POOL_SIZE": "4",
             "POSTGRES_MAX_OVERFLOW": "4",
             "POSTGRES_CONNECT_TIMEOUT": "5",
+            # The library sets this itself after connecting, over SESSION_TIMEOUTS' value.
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": str(APPEND_IDLE_TIMEOUT_S),
             "CREATE_TABLE": "false",
         }
 
@@ -113,6 +121,10 @@ class Database:
         finally:
             conn.close()
 
+    def open(self) -> Any:
+        """A raw connection as `connect` gives, for a caller that keeps it across calls and closes it itself."""
+        return self._open()
+
     def _open(self) -> Any:
         if self.is_sqlite:
             assert self.path is not None
@@ -129,12 +141,17 @@ class Database:
         try:
             conn = psycopg.connect(
                 host=self.host, port=self.port, user=self.user, password=self.password,
-                dbname=self.dbname, connect_timeout=5, options=f"-c search_path={self.schema}",
+                dbname=self.dbname, connect_timeout=5, options=f"-c search_path={self.schema} {self.session_options()}",
             )
         except psycopg.Error as e:
             reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
             raise DatabaseUnavailable(f"cannot connect to {self.describe()}: {reason}") from None
         return conn
+
+    @staticmethod
+    def session_options() -> str:
+        """libpq `options` that set SESSION_TIMEOUTS when a PostgreSQL session starts."""
+        return " ".join(f"-c {name}={value}" for name, value in SESSION_TIMEOUTS.items())
 
     @property
     def nid_column(self) -> str:

@@ -35,6 +35,34 @@ class SigningKeyError(LedgerError):
     code = "signing_key_invalid"
 
 
+class EventTooLarge(LedgerError):
+    """An event whose stored form exceeds the configured bound: events are small facts, large content goes elsewhere."""
+
+    code = "event_too_large"
+
+
+class NothingSigned(LedgerError):
+    """There is no signed checkpoint to verify the store against: verification fails closed, it never reports OK."""
+
+    code = "nothing_signed"
+
+
+class ProjectionFailed(LedgerError):
+    """The projector cannot apply the event at `position`: a permanent fault, retrying would fail again."""
+
+    code = "projection_failed"
+
+    def __init__(self, message: str, *, position: int) -> None:
+        super().__init__(f"position {position}: {message}")
+        self.position = position
+
+
+class WorkerFailed(LedgerError):
+    """A worker stopped on a fault that is not the store's own (a bug): logged with its traceback, then reported here."""
+
+    code = "worker_failed"
+
+
 class IntegrityFailure(LedgerError):
     """`verify` found the store altered. `position`, `aggregate` and `version` name the first bad event when known."""
 

@@ -7,6 +7,10 @@ position = notification id − 1 — and is stored with its RFC 9162 leaf hash a
 No committed event is ever unchained, and positions follow commit order. The chain lives in the
 event's own row: no second table, no second index, nothing extra to write at commit.
 The schema is owned by migrations/, never created here.
+
+Events are small facts: each one's stored form (topic and state) is bounded by GOVLEDGER_MAX_EVENT_BYTES,
+checked before anything is sent, so no writer holds the insert lock while a large payload crosses the
+network; large content belongs in the artifact store, with its hash in the event.
 """
 
 from __future__ import annotations
@@ -15,14 +19,35 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory, SQLiteTransaction
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from ledger_tools.chain import GENESIS, chain_events
 
-from .database import EVENTS_TABLE
+from .database import EVENTS_TABLE, Database
+from .errors import ConfigError, EventTooLarge
+
+MAX_EVENT_BYTES = 256 * 1024  # the default bound of one event's topic and state
+
+
+def max_event_bytes(env: Any) -> int:
+    """The bound from the factory's environment (which includes the process's), or the default."""
+    text = env.get("GOVLEDGER_MAX_EVENT_BYTES") or str(MAX_EVENT_BYTES)
+    if not text.isdigit() or int(text) < 1024:
+        raise ConfigError("GOVLEDGER_MAX_EVENT_BYTES must be a whole number of bytes, at least 1024")
+    return int(text)
+
+
+def check_sizes(stored_events: Sequence[StoredEvent], limit: int) -> None:
+    for s in stored_events:
+        size = len(s.state) + len(s.topic.encode())
+        if size > limit:
+            raise EventTooLarge(
+                f"a {s.topic.rsplit(':', 1)[-1]} event of {size} bytes exceeds the bound of {limit} bytes per event:"
+                " keep large content (wide schemas, reports) in the artifact store and record its hash")
 
 
 def _leaf_inputs(events: Sequence[StoredEvent]) -> list[tuple[str, int, str, bytes]]:
@@ -54,10 +79,13 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         )
         self.select_tip_statement = f"SELECT rowid, chain_hash FROM {events_table_name} ORDER BY rowid DESC LIMIT 1"
 
+    max_event_bytes = MAX_EVENT_BYTES
+
     def construct_create_table_statements(self) -> list[str]:
         return []  # migrations/ own the schema
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        check_sizes(stored_events, self.max_event_bytes)
         with self.datastore.get_connection(commit=True) as connection, _ImmediateTransaction(connection, commit=True) as c:
             return self._insert_events(c, stored_events, **kwargs)
 
@@ -80,16 +108,27 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     """Leaf hashes are computed here; `govledger_append` (migrations/) links them to the chain under the lock."""
 
+    max_event_bytes = MAX_EVENT_BYTES
+
     def __init__(self, datastore: Any, *, events_table_name: str = EVENTS_TABLE) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         self.sql_create_statements = []  # migrations/ own the schema
         schema = Identifier(self.datastore.schema)
-        self.lock_table_statements = [SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout)]
+        self.lock_table_statements = []  # the session's lock_timeout bounds the wait (Database.SESSION_TIMEOUTS)
         self.append_statement = SQL("SELECT {0}.govledger_append(%s, %s, %s, %s, %s)").format(schema)
 
+    @retry((InterfaceError, OperationalError), max_attempts=3, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        check_sizes(stored_events, self.max_event_bytes)
+        # Not in psycopg's pipeline mode, as the library does: its pipeline stops flushing once its queue of
+        # commands is empty, so the tail of a multi-MB parameter stays in the client's buffer while the client
+        # waits for a result, and the server waits for the rest of the message (ClientRead) inside the
+        # transaction, forever. A plain transaction sends every byte before it waits.
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        # Runs inside the library's pipelined transaction: one statement, no extra round trip.
-        self._lock_table(curs)
         self._notify_channel(curs)
         hashes = chain_events(GENESIS, _leaf_inputs(stored_events))
         curs.execute(self.append_statement, (
@@ -106,10 +145,22 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
 class ChainedSQLiteFactory(SQLiteFactory):
     application_recorder_class = ChainedSQLiteApplicationRecorder
 
+    def application_recorder(self) -> Any:
+        recorder = super().application_recorder()
+        recorder.max_event_bytes = max_event_bytes(self.env)
+        return recorder
+
 
 class ChainedPostgresFactory(PostgresFactory):
     application_recorder_class = ChainedPostgresApplicationRecorder
 
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        # Set when each session starts, so every pooled connection carries them at no cost per statement.
+        self.datastore.pool.kwargs["options"] = Database.session_options()
+
     def application_recorder(self) -> ChainedPostgresApplicationRecorder:
         # One ledger table whatever the application's name: the chain spans every event.
-        return ChainedPostgresApplicationRecorder(self.datastore, events_table_name=EVENTS_TABLE)
+        recorder = ChainedPostgresApplicationRecorder(self.datastore, events_table_name=EVENTS_TABLE)
+        recorder.max_event_bytes = max_event_bytes(self.env)
+        return recorder

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     seal_interval: float = Field(default=0.2, gt=0, le=60, description="seconds between sealer polls")
     seal_batch: int = Field(default=50_000, gt=0, description="most events sealed in one transaction")
     projector_batch: int = Field(default=1_000, gt=0, le=100_000, description="most events applied to the read models per transaction")
+    max_event_bytes: int = Field(default=262_144, ge=1024, description="the largest stored event (topic and state), in bytes")
     s3_endpoint_url: str | None = Field(default=None, description="an S3-compatible endpoint; AWS when unset")
     s3_region: str | None = Field(default=None, description="the S3 region (credentials come from the AWS chain)")
 

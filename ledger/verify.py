@@ -8,6 +8,12 @@ Checks, in one pass in notification order:
 and before it every checkpoint's signature and origin, and after it the stored tree's
 consistency proofs between consecutive checkpoints and inclusion proofs for a sample of leaves.
 The first failure raises IntegrityFailure naming the position, aggregate and version.
+
+It fails closed: a store with no signed checkpoint (never sealed, or emptied) raises NothingSigned.
+A store whose last events were deleted together with their checkpoints and tree nodes is consistent
+with itself; only a checkpoint held outside the database (`trusted`) can show it, so with one the
+store must extend it: its events at that size give the trusted root, and the stored tree proves the
+latest checkpoint consistent with it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import os
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -26,7 +33,7 @@ from ledger_tools.merkle import HASH_SIZE, CompactRange, verify_consistency, ver
 from ledger_tools.note import Verifier
 
 from .database import Database
-from .errors import IntegrityFailure
+from .errors import IntegrityFailure, InvalidArgument, NothingSigned
 from .tree import stored_consistency_proof, stored_inclusion_proof
 
 FETCH = 20_000
@@ -38,7 +45,20 @@ class VerifyReport:
     events: int
     checkpoints: int
     sealed: int  # events covered by the latest checkpoint
-    latest: Checkpoint | None
+    latest: Checkpoint
+    trusted: Checkpoint | None = None  # the checkpoint held outside the database that the store was proven to extend
+
+
+def read_trusted_checkpoint(path: Path, verifier: Verifier) -> Checkpoint:
+    """A checkpoint kept outside the database, signed by `verifier` under its own name; InvalidArgument if it is not."""
+    try:
+        note = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidArgument(f"cannot read the trusted checkpoint {path}: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        return open_checkpoint(note, verifier, origin=verifier.name)
+    except LedgerToolsError as e:
+        raise InvalidArgument(f"{path} is not a checkpoint signed by {verifier.name}: {e}") from None
 
 
 def _load_checkpoints(conn: Any, verifier: Verifier) -> list[Checkpoint]:
@@ -147,17 +167,26 @@ def _checked(chunks: list[_Chunk], workers: int) -> Iterator[tuple[_Chunk, bytes
 
 
 def verify_store(
-    db: Database, conn: Any, verifier: Verifier, *, progress: Progress | None = None, samples: int = 64,
-    workers: int | None = None, chunk: int = 100_000,
+    db: Database, conn: Any, verifier: Verifier, *, trusted: Checkpoint | None = None, progress: Progress | None = None,
+    samples: int = 64, workers: int | None = None, chunk: int = 100_000,
 ) -> VerifyReport:
-    """Verify the whole store; raise IntegrityFailure at the first thing wrong.
+    """Verify the whole store; raise IntegrityFailure at the first thing wrong, NothingSigned when nothing is signed.
 
+    `trusted` is a checkpoint held outside the database, already opened with `verifier`: the store must extend it.
     `workers` processes share the hashing (default: one per CPU for stores of more than one chunk).
     """
     checkpoints = _load_checkpoints(conn, verifier)
     end = db.events(conn)
     conn.rollback()
+    _check_signed_and_long_enough(checkpoints, end, trusted)
     roots = {cp.size: cp.root for cp in checkpoints}
+    stored = set(roots)
+    if trusted is not None:
+        roots.setdefault(trusted.size, trusted.root)
+        if roots[trusted.size] != trusted.root:
+            raise IntegrityFailure(
+                f"the store's checkpoint of size {trusted.size} signs a different root than the trusted checkpoint:"
+                " the history was rewritten (a fork)", position=trusted.size - 1)
     tree = CompactRange()
     previous_checkpoint = 0
     workers = (os.cpu_count() or 1) if workers is None else workers
@@ -165,6 +194,10 @@ def verify_store(
         for offset in range(0, len(leaves), HASH_SIZE):
             tree.append(leaves[offset : offset + HASH_SIZE])
             if tree.size in roots:
+                if tree.root() != roots[tree.size] and tree.size not in stored:
+                    raise IntegrityFailure(
+                        f"the first {tree.size} events do not give the root of the trusted checkpoint:"
+                        " the store does not extend it (a different history)", position=tree.size - 1)
                 if tree.root() != roots[tree.size]:
                     _locate_replaced(db, conn, previous_checkpoint, tree.size)
                     raise IntegrityFailure(
@@ -176,14 +209,44 @@ def verify_store(
             raise IntegrityFailure(failure.pop("message"), **failure)
         if progress is not None:
             progress(part.hi, end)
-    if checkpoints and checkpoints[-1].size > tree.size:
+    if checkpoints[-1].size > tree.size:
         raise IntegrityFailure(
             f"the checkpoint of size {checkpoints[-1].size} covers more events than the {tree.size} stored: the tail was truncated",
             position=tree.size)
     _check_stored_tree(db, conn, checkpoints, samples)
+    if trusted is not None:
+        _check_extends(db, conn, trusted, checkpoints[-1])
     if progress is not None:
         progress(end, end)
-    return VerifyReport(tree.size, len(checkpoints), checkpoints[-1].size if checkpoints else 0, checkpoints[-1] if checkpoints else None)
+    return VerifyReport(tree.size, len(checkpoints), checkpoints[-1].size, checkpoints[-1], trusted)
+
+
+def _check_signed_and_long_enough(checkpoints: list[Checkpoint], events: int, trusted: Checkpoint | None) -> None:
+    """Before any hashing: there must be something signed, and nothing shorter than what the caller already holds."""
+    if trusted is not None and events < trusted.size:
+        raise IntegrityFailure(
+            f"the store holds {events} events, fewer than the {trusted.size} of the trusted checkpoint: events were removed",
+            position=events)
+    if trusted is not None and (not checkpoints or checkpoints[-1].size < trusted.size):
+        latest = checkpoints[-1].size if checkpoints else 0
+        raise IntegrityFailure(
+            f"the store's latest checkpoint covers {latest} events, fewer than the {trusted.size} of the trusted checkpoint:"
+            " checkpoints were removed", position=latest)
+    if not checkpoints:
+        what = "the store is empty" if events == 0 else f"none of its {events} events is sealed"
+        raise NothingSigned(f"no signed checkpoint to verify against: {what}; run the sealer (`govledger seal --once`)")
+
+
+def _check_extends(db: Database, conn: Any, trusted: Checkpoint, latest: Checkpoint) -> None:
+    """The stored tree proves the latest checkpoint an append-only extension of the trusted one."""
+    try:
+        proof = stored_consistency_proof(db, conn, trusted.size, latest.size) if trusted.size < latest.size else []
+        verify_consistency(trusted.size, latest.size, proof, trusted.root, latest.root)
+    except LedgerToolsError as e:
+        raise IntegrityFailure(f"the store does not extend the trusted checkpoint of size {trusted.size}: {e}",
+                               position=trusted.size - 1) from None
+    finally:
+        conn.rollback()
 
 
 def _locate_replaced(db: Database, conn: Any, lo: int, hi: int) -> None:

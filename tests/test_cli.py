@@ -31,8 +31,8 @@ def test_a_fresh_machine_inits_migrates_seals_and_verifies(tmp_path):
     again = run("migrate", cwd=tmp_path)
     assert again.returncode == 0 and "up to date" in again.stdout
     assert run("seal", "--once", cwd=tmp_path).stdout.strip() == "nothing to seal"
-    verified = run("verify", cwd=tmp_path)
-    assert verified.returncode == 0 and "OK: 0 events" in verified.stdout
+    verified = run("verify", cwd=tmp_path)  # nothing signed yet: verification fails closed
+    assert verified.returncode == 1 and "nothing_signed" in verified.stderr and "OK" not in verified.stdout
 
 
 def test_the_demo_tells_the_governance_story_and_leaves_a_verifiable_store(tmp_path):

@@ -1,6 +1,7 @@
 """Two API processes (`govledger serve`) and one `govledger workers` against one PostgreSQL behave as one service:
 a key issued through one authenticates on the other, concurrent commands through both are each recorded once
-(or refused as a conflict, never lost), every read agrees, and the ledger verifies."""
+(or refused as a conflict, never lost), every read agrees, and the ledger verifies. Each process logs in with the
+least privilege production gives it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from tests.ledger.helpers import login_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -53,13 +56,15 @@ def _wait_ready(base: str, process: subprocess.Popen[str]) -> None:
 
 
 def test_two_api_processes_on_one_postgresql_behave_as_one_service(pg_url, tmp_path):
+    # As production runs them: the API processes log in as the service role, the workers as the sealer role.
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
-    env.update(GOVLEDGER_DATABASE_URL=pg_url, GOVLEDGER_DATA_DIR=str(tmp_path / "data"))
+    env.update(GOVLEDGER_DATABASE_URL=login_url(pg_url, "service"), GOVLEDGER_DATA_DIR=str(tmp_path / "data"))
+    workers_env = {**env, "GOVLEDGER_DATABASE_URL": login_url(pg_url, "sealer")}
     assert subprocess.run([sys.executable, "-m", "govledger.cli", "init"], env=env, cwd=tmp_path).returncode == 0
     admin = subprocess.run([sys.executable, "-m", "govledger.cli", "users", "create-admin", "root"], env=env, cwd=tmp_path,
                            capture_output=True, text=True).stdout.strip().splitlines()[-1]
     ports = [_port(), _port()]
-    processes = [_cli(env, tmp_path, "serve", "--port", str(p)) for p in ports] + [_cli(env, tmp_path, "workers")]
+    processes = [_cli(env, tmp_path, "serve", "--port", str(p)) for p in ports] + [_cli(workers_env, tmp_path, "workers")]
     a, b = (f"http://127.0.0.1:{p}" for p in ports)
     try:
         for base, process in zip((a, b), processes):
@@ -106,5 +111,6 @@ def test_two_api_processes_on_one_postgresql_behave_as_one_service(pg_url, tmp_p
         for process in processes:
             process.terminate()
             process.wait(timeout=30)
+    assert processes[-1].returncode == 0, processes[-1].stderr.read() if processes[-1].stderr else ""
     verified = subprocess.run([sys.executable, "-m", "govledger.cli", "verify"], env=env, cwd=tmp_path, capture_output=True, text=True)
     assert verified.returncode == 0 and "chain intact" in verified.stdout, verified.stdout + verified.stderr

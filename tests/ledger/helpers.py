@@ -35,6 +35,16 @@ def seal_all(db: Database, signer: Any) -> int:
         return last.size if last else 0
 
 
+def sealed_in_steps(db: Database, signer: Any, *counts: int) -> Database:
+    """Fill and seal `counts[0]` events, then `counts[1]` more, …: one checkpoint per step."""
+    start = 0
+    for count in counts:
+        fill(db, count, start=start)
+        seal_all(db, signer)
+        start += count
+    return db
+
+
 def as_attacker(db: Database, sql: str, params: tuple[Any, ...] = ()) -> None:
     """Run SQL with the append-only triggers out of the way, as a superuser or file owner could."""
     with db.connect() as conn:
@@ -56,3 +66,19 @@ def query(db: Database, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[An
         rows = conn.execute(sql.replace("?", db.param()) if not db.is_sqlite else sql, params).fetchall()
         conn.rollback()
         return rows
+
+
+#: Login roles for tests, members of the roles the migrations create: what production's API and workers log in as.
+LOGINS = {"service": ("govledger_test_service", "govledger_service"), "sealer": ("govledger_test_sealer", "govledger_sealer")}
+
+
+def login_url(pg_url: str, who: str) -> str:
+    """`pg_url` as the login role of `who` ("service": API processes; "sealer": workers), created if missing."""
+    login, member_of = LOGINS[who]
+    with Database.from_url(pg_url).connect() as conn:
+        # Roles are cluster-wide and other test databases may race to create this one.
+        conn.execute(f"DO $$ BEGIN CREATE ROLE {login} LOGIN IN ROLE {member_of};"
+                     " EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$")
+        conn.commit()
+    user, rest = pg_url.split("://", 1)[1].split("@", 1)
+    return f"postgresql://{login}@{rest}"

@@ -7,6 +7,7 @@ import multiprocessing as mp
 from domain.application import Governance
 from domain.errors import Conflict
 from ledger.database import Database
+from ledger.sealer import seal_pending
 from ledger.verify import verify_store
 
 
@@ -45,4 +46,5 @@ def test_two_processes_editing_one_model_one_wins_one_gets_a_conflict(db, db_url
     assert sorted(results.get(timeout=5) for _ in workers) == ["conflict: conflict", "saved"]
     assert len(app.repository.get(model_id).sections) == 1
     with db.connect() as conn:
+        seal_pending(db, conn, signer)
         verify_store(db, conn, signer.verifier)

@@ -14,6 +14,7 @@ from eventsourcing.tests.persistence import ApplicationRecorderTestCase, NonInte
 from ledger.database import Database
 from ledger.migrate import migrate
 from ledger.recorders import ChainedPostgresFactory, ChainedSQLiteFactory
+from ledger.sealer import seal_pending
 from ledger.verify import verify_store
 from ledger_tools import generate_signer
 
@@ -37,9 +38,11 @@ class _ChainedRecorderContract:
         if factory is not None:
             factory.close()
         db = Database.from_url(self.url)
+        signer = generate_signer("test.govledger/contract")
         with db.connect() as conn:
-            report = verify_store(db, conn, generate_signer("unused").verifier)
-            assert report.events == conn.execute("SELECT COUNT(*) FROM ledger_events").fetchone()[0]
+            if seal_pending(db, conn, signer) is not None:  # some contract tests write nothing
+                report = verify_store(db, conn, signer.verifier)
+                assert report.events == conn.execute("SELECT COUNT(*) FROM ledger_events").fetchone()[0]
         super().tearDown()  # type: ignore[misc]
 
 

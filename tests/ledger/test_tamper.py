@@ -15,15 +15,12 @@ from ledger.verify import verify_store
 from ledger_tools import Checkpoint, generate_signer, sign_checkpoint
 from ledger_tools.chain import GENESIS, chain_events
 
-from .helpers import as_attacker, fill, query, seal_all
+from .helpers import as_attacker, fill, query, sealed_in_steps
 
 
 @pytest.fixture
 def store(db, signer):
-    fill(db, 30)
-    seal_all(db, signer)
-    fill(db, 20, start=30)
-    seal_all(db, signer)
+    sealed_in_steps(db, signer, 30, 20)
     fill(db, 5, start=50)
     return db
 

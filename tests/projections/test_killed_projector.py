@@ -1,6 +1,6 @@
 """A projector killed mid-batch (SIGKILL of a real `govledger workers` process, on PostgreSQL) resumes with no loss
 and no double counting: after each kill the read models hold exactly the events up to the tracked position, and
-once caught up they equal a rebuild from scratch."""
+once caught up they equal a rebuild from scratch. The workers log in as the sealer role, as in production."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import pytest
 from domain.application import Governance
 from ledger.database import Database
 from projections.runner import Projector, tracked
+from tests.ledger.helpers import login_url
 from tests.projections.story import history
 from tests.projections.test_read_models import snapshot
 
@@ -26,7 +27,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 def _workers(url: str, key: Path, tmp: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
-    env.update(GOVLEDGER_DATABASE_URL=url, GOVLEDGER_SIGNING_KEY=str(key), GOVLEDGER_DATA_DIR=str(tmp),
+    env.update(GOVLEDGER_DATABASE_URL=login_url(url, "sealer"), GOVLEDGER_SIGNING_KEY=str(key), GOVLEDGER_DATA_DIR=str(tmp),
                GOVLEDGER_PROJECTOR_BATCH="40", GOVLEDGER_SEAL_INTERVAL="0.05")
     return subprocess.Popen([sys.executable, "-m", "govledger.cli", "workers"], env=env, cwd=tmp,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
