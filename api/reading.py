@@ -10,7 +10,8 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+import re
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
@@ -28,7 +29,9 @@ from .deps import CurrentActor, Services, ServicesDep
 
 T = TypeVar("T")
 
-AsOf = Annotated[str | None, Query(max_length=64, description="a ledger position (0, 1, …) or an ISO 8601 time: answer as things stood then")]
+AsOf = Annotated[str | None, Query(max_length=64, description="answer as things stood then: a ledger position (0, 1, …), "
+                                   "an ISO 8601 time (UTC if no zone), or a date YYYY-MM-DD (the end of that day, UTC)")]
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 Limit = Annotated[int, Query(ge=1, le=500, description="items per page")]
 
 
@@ -107,12 +110,16 @@ class Reading:
 
 
 def _as_of(conn: Any, param: str, as_of: str) -> int:
+    """A position as given; a time (UTC if it names no zone); a plain date as the end of that day, UTC."""
     if as_of.isascii() and as_of.isdigit():
         return int(as_of)
     try:
-        moment = datetime.fromisoformat(as_of)
+        if DATE.fullmatch(as_of):
+            moment = datetime.combine(date.fromisoformat(as_of), time.max, tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(as_of)
     except ValueError:
-        raise InvalidArgument(f"as_of {as_of!r} is neither a ledger position nor an ISO 8601 time") from None
+        raise InvalidArgument(f"as_of {as_of!r} is neither a ledger position, an ISO 8601 time nor a date (YYYY-MM-DD)") from None
     found = position_at(conn, param, moment) - 1
     if found < 0:
         raise InvalidArgument(f"the ledger holds no event at or before {as_of}")
