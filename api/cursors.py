@@ -42,11 +42,11 @@ class CursorSigner:
     listing: str
 
     def _mac(self, body: str) -> bytes:
-        message = json.dumps(["govledger-cursor/1", self.user, self.listing, body], ensure_ascii=False).encode()
+        message = json.dumps(["govledger-cursor/1", self.user, self.listing, body]).encode()
         return hmac.new(self.secret, message, hashlib.sha256).digest()
 
     def issue(self, position: int, key: list[Any]) -> str:
-        body = _b64(json.dumps({"p": position, "k": key}, ensure_ascii=False, separators=(",", ":")).encode())
+        body = _b64(json.dumps({"p": position, "k": key}, separators=(",", ":")).encode())
         return f"{body}.{_b64(self._mac(body))}"
 
     def open(self, cursor: str) -> tuple[int, list[Any]]:

@@ -54,7 +54,7 @@ def _cursor(request: Request, services: ServicesDep, actor: CurrentActor,
     """The cursor given (if any) and the signer for the next one, bound to this caller and this list."""
     route = getattr(request.scope.get("route"), "path", request.url.path)
     filters = sorted((k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "limit"))
-    listing = json.dumps([request.method, route, filters], ensure_ascii=False)
+    listing = json.dumps([request.method, route, filters])
     return Paging(cursor, CursorSigner(services.cursor_secret, str(actor.user_id), listing))
 
 

@@ -68,3 +68,15 @@ def test_a_cursor_from_one_process_pages_on_another_sharing_the_secret(api):
     stranger = TestClient(create_app(Services(services.governance, services.db, services.verifier, b"another secret")))
     refused = stranger.get("/v1/models", params={"limit": 1, "cursor": cursor}, headers={"Authorization": f"Bearer {api.keys['aud']}"})
     assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_cursor")
+
+
+def test_a_page_boundary_on_the_longest_non_ascii_name_gives_a_cursor_the_next_page_accepts(api):
+    dana = api.app.authenticate(api.keys["dana"])
+    for suffix in "ab":
+        api.app.register_model(dana, name="é" * 199 + suffix)
+    api.project()
+    first = api.get("/v1/models", "aud", limit=1).json()
+    while first["items"][0]["name"] != "é" * 199 + "a":
+        first = api.get("/v1/models", "aud", limit=1, cursor=first["next_cursor"]).json()
+    following = api.get("/v1/models", "aud", limit=1, cursor=first["next_cursor"])
+    assert following.status_code == 200 and following.json()["items"][0]["name"] == "é" * 199 + "b"
