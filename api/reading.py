@@ -55,7 +55,8 @@ def _cursor(request: Request, services: ServicesDep, actor: CurrentActor,
     route = getattr(request.scope.get("route"), "path", request.url.path)
     filters = sorted((k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "limit"))
     listing = json.dumps([request.method, route, filters])
-    return Paging(cursor, CursorSigner(services.cursor_secret, str(actor.user_id), listing))
+    caller = f"{actor.user_id} {actor.role.value}"  # a role changed since makes its cursors void
+    return Paging(cursor, CursorSigner(services.cursor_secret, caller, listing))
 
 
 Cursor = Annotated[Paging, Depends(_cursor)]

@@ -35,6 +35,12 @@ def test_a_cursor_issued_to_another_user_is_refused(api):
     assert api.get("/v1/models", "aud", limit=1, cursor=cursor).status_code == 200
 
 
+def test_a_cursor_kept_by_an_auditor_demoted_to_manager_is_refused(api):
+    cursor = _first_cursor(api, "/v1/models", "aud")
+    assert api.call("PUT", "/v1/users/aud/role", "root", json={"role": "manager"}).status_code == 200
+    _refused(api, "/v1/models", "aud", cursor=cursor)
+
+
 def test_a_cursor_of_another_list_is_refused(api):
     versions = _first_cursor(api, "/v1/versions", "aud")
     _refused(api, "/v1/deployments", "aud", cursor=versions)  # same key shape, another route
