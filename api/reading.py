@@ -7,10 +7,10 @@ of the ledger, however many events arrive meanwhile. Cursors are signed for thei
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-import re
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Generic, TypeVar
 
