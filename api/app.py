@@ -6,35 +6,23 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from ledger.health import require_healthy_workers
+from . import audit, compliance, docs, errors, exports, health, metrics, models, users
+from .deps import Services
+from .guard import Guard, Limits
 
-from . import audit, compliance, errors, exports, metrics, models, users
-from .deps import Services, ServicesDep
 
-
-def create_app(services: Services) -> FastAPI:
-    app = FastAPI(title="govledger", version="0.2.0",
+def create_app(services: Services, limits: Limits | None = None) -> FastAPI:
+    app = FastAPI(title="govledger", version="0.2.0", docs_url=None, redoc_url=None,
                   description="A verifiable governance ledger for machine-learning models. Authenticate with "
                               "`Authorization: Bearer <API key>`. Errors are `{\"error\": {\"code\", \"message\"}}` (docs/api.md).")
     app.state.services = services
     app.state.metrics = metrics.Metrics(services)
     errors.install(app)
-    for module in (models, compliance, audit, users, exports, metrics):
+    docs.install(app)
+    for module in (models, compliance, audit, users, exports, metrics, health):
         app.include_router(module.router)
-    app.add_middleware(_Measured, metrics=app.state.metrics)
-
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        """The process is up."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["operations"])
-    def readyz(services: ServicesDep) -> dict[str, Any]:
-        """The database answers and no worker has failed or gone silent."""
-        with services.db.connect() as conn:
-            conn.execute("SELECT 1").fetchone()
-            require_healthy_workers(services.db, conn)  # a failed or silent worker: 503 workers_unhealthy
-        return {"status": "ready", "database": services.db.describe()}
+    app.add_middleware(Guard, limits=limits or Limits())
+    app.add_middleware(_Measured, metrics=app.state.metrics)  # outermost: refusals at the edge are counted too
 
     return app
 

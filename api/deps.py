@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -22,6 +23,9 @@ class Services:
     governance: Governance
     db: Database
     verifier: Verifier
+    #: Signs pagination cursors. Every API process of one service needs the same one (the composition root
+    #: reads it from the settings); a random one serves a single process, as in tests.
+    cursor_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
 
 def _services(request: Request) -> Services:
@@ -32,8 +36,11 @@ def _services(request: Request) -> Services:
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer glk_…`")
 
 
-def _actor(services: Annotated[Services, Depends(_services)],
+def _actor(request: Request, services: Annotated[Services, Depends(_services)],
            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
+    known: Actor | None = getattr(request.state, "actor", None)  # authenticated by api.guard before the body was read
+    if known is not None:
+        return known
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("send an API key as `Authorization: Bearer <key>`")
     return services.governance.authenticate(credentials.credentials)

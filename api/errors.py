@@ -6,6 +6,7 @@ import logging
 import sqlite3
 
 import psycopg
+from eventsourcing import persistence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,8 +21,13 @@ STATUS = {
     "segregation_of_duties": 403, "not_found": 404, "conflict": 409, "illegal_transition": 409,
     "precondition_failed": 409, "artifact_hash_mismatch": 422, "database_unavailable": 503, "s3_unavailable": 503,
     "schema_mismatch": 503, "projection_behind": 503, "invalid_cursor": 400, "idempotency_key_reused": 409,
-    "event_too_large": 413, "workers_unhealthy": 503,
+    "event_too_large": 413, "workers_unhealthy": 503, "body_too_large": 413, "body_timeout": 408,
 }
+
+#: Faults that mean the database cannot serve now (down, restarting, every pooled connection busy, a lock or
+#: statement timeout), as the drivers raise them and as eventsourcing wraps them: the client may retry.
+UNAVAILABLE = (sqlite3.OperationalError, psycopg.OperationalError, psycopg.InterfaceError,
+               persistence.OperationalError, persistence.InterfaceError, persistence.ConnectionPoolClosedError)
 
 log = logging.getLogger("govledger.api")
 
@@ -37,7 +43,8 @@ class ErrorBody(BaseModel):
 
 _MEANING = {400: "a malformed query: as_of, cursor or position", 401: "no API key, or an unknown, malformed or revoked one",
             403: "the caller's role may not do this (the attempt is recorded)", 404: "no such model, version, user or key",
-            409: "an illegal transition, a missing precondition, or a concurrent change", 422: "an invalid body or parameter",
+            408: "the request body did not arrive in time", 409: "an illegal transition, a missing precondition, or a concurrent change",
+            413: "the request body is larger than this route accepts", 422: "an invalid body or parameter",
             503: "the database is unavailable, or the read models have not reached the position asked for"}
 #: Every error any /v1 endpoint may answer, for the OpenAPI document.
 RESPONSES: dict[int | str, dict[str, object]] = {status: {"model": ErrorBody, "description": text} for status, text in _MEANING.items()}
@@ -48,30 +55,31 @@ def error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
+def answer(e: Exception, where: str = "") -> JSONResponse:
+    """The answer to an exception raised while serving `where` (a method and path, logged for bugs only)."""
+    if isinstance(e, (DomainError, LedgerError)):
+        return error(STATUS.get(e.code, 400 if isinstance(e, DomainError) else 500), e.code, e.message)
+    if isinstance(e, UNAVAILABLE):
+        log.warning("database unavailable: %s", type(e).__name__)  # the type only: messages may hold connection details
+        return error(503, "database_unavailable", "the database is unavailable or busy; try again shortly")
+    log.error("unhandled error on %s", where, exc_info=e)  # the path only: queries may hold data
+    return error(500, "internal_error", "an internal error; it has been logged")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def domain_error(_: Request, e: DomainError) -> JSONResponse:
-        return error(STATUS.get(e.code, 400), e.code, e.message)
-
     @app.exception_handler(LedgerError)
-    async def ledger_error(_: Request, e: LedgerError) -> JSONResponse:
-        return error(STATUS.get(e.code, 500), e.code, e.message)
+    @app.exception_handler(Exception)
+    async def failed(request: Request, e: Exception) -> JSONResponse:
+        return answer(e, f"{request.method} {request.url.path}")
+
+    for fault in UNAVAILABLE:
+        app.add_exception_handler(fault, failed)  # type: ignore[arg-type]
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, e: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
         return error(422, "invalid_request", problems)
-
-    @app.exception_handler(sqlite3.OperationalError)
-    @app.exception_handler(psycopg.OperationalError)
-    async def database_down(_: Request, e: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", type(e).__name__)
-        return error(503, "database_unavailable", "the database is unavailable or busy; try again shortly")
-
-    @app.exception_handler(Exception)
-    async def bug(request: Request, e: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)  # the path only: queries may hold data
-        return error(500, "internal_error", "an internal error; it has been logged")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,11 +16,13 @@ from domain.users import NAMESPACE
 from ledger.artifacts import LocalArtifactStore
 from ledger.database import Database
 from ledger.errors import SigningKeyError
-from ledger.keys import load_signer, load_verifier, verifier_path
+from ledger.keys import api_secret, load_public_verifier, load_signer, load_verifier, verifier_path
 from ledger.migrate import require_current
 from ledger.settings import Settings, load_settings
 from ledger.subjects import SubjectVault
 from ledger_tools.note import Signer, Verifier
+
+log = logging.getLogger("govledger")
 
 #: Who acts when an operator runs a command on the server itself (the CLI has database access already).
 OPERATOR = Actor(uuid5(NAMESPACE, "operator"), "operator", Role.SUPERADMIN)
@@ -46,7 +50,8 @@ class Ledger:
         return self.settings.resolved_signing_key
 
     def signer(self) -> Signer:
-        return load_signer(self.key_path)
+        """The private key: only the sealer loads it, and production refuses a file other users may read."""
+        return load_signer(self.key_path, private=self.settings.mode == "production")
 
     def verifier(self, trusted_key: Path | None = None) -> Verifier:
         """The key checkpoints must be signed with: a pinned one if given, else the service's own."""
@@ -61,5 +66,15 @@ class Ledger:
             f"no verifier key: neither {public} nor {self.key_path} exists; pass --key or set GOVLEDGER_SIGNING_KEY"
         )
 
+    def cursor_secret(self) -> bytes:
+        secret = api_secret(self.settings)
+        if secret is None:
+            log.warning("no API secret (GOVLEDGER_API_SECRET or %s): cursors last as long as this process; "
+                        "run `govledger init`", self.settings.api_secret_file)
+            return secrets.token_bytes(32)
+        return secret
+
     def api_services(self) -> Services:
-        return Services(governance=self.application(), db=self.db, verifier=self.verifier())
+        """An API node's services: the public key only (the private key stays with the sealer)."""
+        return Services(governance=self.application(), db=self.db, verifier=load_public_verifier(self.settings.resolved_verify_key),
+                        cursor_secret=self.cursor_secret())

@@ -33,7 +33,7 @@ from ledger.errors import (
     SigningKeyError,
 )
 from ledger.history import aggregate_as_of
-from ledger.keys import create_signing_key
+from ledger.keys import create_api_secret, create_signing_key, verifier_path
 from ledger.migrate import migrate as run_migrations
 from ledger.migrate import require_current
 from ledger.sealer import seal_pending
@@ -68,6 +68,9 @@ def init() -> None:
     else:
         signer = create_signing_key(path, s.log_origin)
         out.print(f"created development signing key {path} (mode 0600); verifier key: {signer.verifier}")
+    if s.api_secret is None and not s.api_secret_file.exists():
+        create_api_secret(s.api_secret_file)
+        out.print(f"created the API's cursor secret {s.api_secret_file} (mode 0600; every API process needs the same one)")
     out.print(f"data directory {s.data_dir.resolve()}; database {ledger.db.describe()}; next: govledger migrate")
 
 
@@ -117,10 +120,35 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.guard import HEADER_LIMIT, Limits
 
     ledger = Ledger()
     require_current(ledger.db)
-    uvicorn.run(create_app(ledger.api_services()), host=host, port=port, log_level="info")
+    s = ledger.settings
+    app = create_app(ledger.api_services(), limits=Limits.of(s))
+    # h11 bounds the request line and headers; keep-alive closes idle connections; beyond the connection
+    # limit new requests get 503 at once. The body's own deadline is the application's (api.guard).
+    uvicorn.run(app, host=host, port=port, log_level="info", http="h11", h11_max_incomplete_event_size=HEADER_LIMIT,
+                timeout_keep_alive=s.http_keep_alive, limit_concurrency=s.http_max_connections)
+
+
+keys = typer.Typer(no_args_is_help=True, help="The sealer's signing key pair.")
+app.add_typer(keys, name="keys")
+
+
+@keys.command("generate")
+def keys_generate(
+    path: Annotated[Path | None, typer.Option("--out", help="the private key file (default: GOVLEDGER_SIGNING_KEY, "
+                                                           "else the data directory's keys/signing.key)")] = None,
+    name: Annotated[str | None, typer.Option(help="the key name, which is the checkpoint origin (default: GOVLEDGER_LOG_ORIGIN)")] = None,
+) -> None:
+    """Make a signing key pair: the private key (mode 0600) for the sealer alone, the public .vkey (0644) for API nodes."""
+    s = Ledger().settings
+    path = path or s.signing_key or s.data_dir / "keys" / "signing.key"
+    signer = create_signing_key(path, name or s.log_origin)
+    out.print(f"private key {path} (mode 0600): give it to the sealer only, as GOVLEDGER_SIGNING_KEY")
+    out.print(f"public key {verifier_path(path)} (mode 0644): for API nodes (GOVLEDGER_VERIFY_KEY) and regulators")
+    out.print(f"verifier key: {signer.verifier}")
 
 
 @app.command()

@@ -1,39 +1,70 @@
-"""The sealer's Ed25519 signing key: a file holding a C2SP signer key string, never logged."""
+"""Key material, never logged: the sealer's Ed25519 signing key (a C2SP signer key string), its public verifier
+key, and the API's cursor secret."""
 
 from __future__ import annotations
 
 import os
+import secrets
+import stat
 from pathlib import Path
 
 from ledger_tools.errors import MalformedInputError
 from ledger_tools.note import Signer, Verifier, generate_signer
 
-from .errors import SigningKeyError
+from .errors import ConfigError, SigningKeyError
+from .settings import Settings
+
+PRIVATE_MODE = 0o600
+PUBLIC_MODE = 0o644
+#: Values people paste from examples: a shared secret must be random, not one of these.
+PLACEHOLDERS = frozenset({"changeme", "changethis", "secret", "password", "placeholder", "example", "test", "xxx"})
+MIN_SECRET_CHARS = 32
 
 
 def create_signing_key(path: Path, name: str) -> Signer:
-    """Write a new key to `path` (mode 0600) and its public verifier key beside it as `.vkey`."""
+    """Write a new key to `path` (mode 0600) and its public verifier key beside it as `.vkey` (mode 0644)."""
     if path.exists():
         raise SigningKeyError(f"{path} already exists; refusing to overwrite a signing key")
     try:
         signer = generate_signer(name)
     except MalformedInputError as e:
         raise SigningKeyError(f"cannot name a key {name!r}: {e}") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(str(signer) + "\n")
-    verifier_path(path).write_text(str(signer.verifier) + "\n")
+    _write_new(path, str(signer) + "\n", PRIVATE_MODE)
+    public = verifier_path(path)
+    public.unlink(missing_ok=True)  # a stale public key beside a new private one would verify nothing
+    _write_new(public, str(signer.verifier) + "\n", PUBLIC_MODE)
     return signer
+
+
+def _write_new(path: Path, text: str, mode: int) -> None:
+    """Create `path` with exactly `mode`, whatever the umask, and never over an existing file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), mode)
+        f.write(text)
 
 
 def verifier_path(key_path: Path) -> Path:
     return key_path.with_suffix(".vkey")
 
 
-def load_signer(path: Path) -> Signer:
+def check_private(path: Path) -> None:
+    """Refuse a secret file that the file's group or other users may read or write."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as e:
+        raise SigningKeyError(f"cannot read {path}: {e.strerror}") from None
+    if mode & 0o077:
+        raise SigningKeyError(f"{path} is mode {mode:04o}, open to other users; production needs 0600 (chmod 600 {path})")
+
+
+def load_signer(path: Path, *, private: bool = False) -> Signer:
+    """The signing key at `path`; with `private` (production) the file must be readable by its owner only."""
     if not path.is_file():
-        raise SigningKeyError(f"signing key file {path} does not exist; run `govledger init` or set GOVLEDGER_SIGNING_KEY")
+        raise SigningKeyError(f"signing key file {path} does not exist; run `govledger keys generate` or set GOVLEDGER_SIGNING_KEY")
+    if private:
+        check_private(path)
     try:
         return Signer.parse(path.read_text())
     except (MalformedInputError, UnicodeDecodeError):
@@ -51,7 +82,62 @@ def load_verifier(path: Path) -> Verifier:
         raise SigningKeyError(f"cannot read key {path}: {e.strerror}") from None
     if text.startswith("PRIVATE+KEY+"):
         return load_signer(path).verifier
+    return _parse_verifier(text, str(path))
+
+
+def load_public_verifier(path: Path) -> Verifier:
+    """A verifier from a public `.vkey` file only: what an API node holds, which must never be the private key."""
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        raise SigningKeyError(f"public key {path} does not exist; copy the sealer's signing.vkey there "
+                              "or set GOVLEDGER_VERIFY_KEY") from None
+    except OSError as e:
+        raise SigningKeyError(f"cannot read key {path}: {e.strerror}") from None
+    if text.startswith("PRIVATE+KEY+"):
+        raise SigningKeyError(f"{path} holds a private signing key; an API node needs only the public .vkey")
+    return _parse_verifier(text, str(path))
+
+
+def _parse_verifier(text: str, where: str) -> Verifier:
     try:
         return Verifier.parse(text)
     except MalformedInputError as e:
-        raise SigningKeyError(f"{path} is not a verifier key: {e}") from None
+        raise SigningKeyError(f"{where} is not a verifier key: {e}") from None
+
+
+def create_api_secret(path: Path) -> None:
+    """A new random cursor secret at `path` (mode 0600)."""
+    _write_new(path, secrets.token_hex(32) + "\n", PRIVATE_MODE)
+
+
+def api_secret(settings: Settings) -> bytes | None:
+    """The secret that signs cursors: GOVLEDGER_API_SECRET, else the data directory's keys/api.secret.
+
+    Production refuses a missing secret, a placeholder, and a file other users may read; development
+    answers None when there is none, and the caller makes one that lasts as long as its process.
+    """
+    production = settings.mode == "production"
+    if settings.api_secret is not None:
+        value, where = settings.api_secret.get_secret_value().strip(), "GOVLEDGER_API_SECRET"
+    elif settings.api_secret_file.is_file():
+        if production:
+            try:
+                check_private(settings.api_secret_file)
+            except SigningKeyError as e:
+                raise ConfigError(e.message) from None
+        try:
+            value, where = settings.api_secret_file.read_text().strip(), str(settings.api_secret_file)
+        except (OSError, UnicodeDecodeError):
+            raise ConfigError(f"cannot read the API secret {settings.api_secret_file}") from None
+    elif production:
+        raise ConfigError("production mode needs GOVLEDGER_API_SECRET (or keys/api.secret from `govledger init`), "
+                          "the same for every API process")
+    else:
+        return None
+    if production and (len(value) < MIN_SECRET_CHARS or value.lower() in PLACEHOLDERS or len(set(value)) < 8):
+        raise ConfigError(f"{where} is a placeholder, not a secret: use at least {MIN_SECRET_CHARS} random characters "
+                          "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+    if not value:
+        raise ConfigError(f"{where} is empty")
+    return value.encode()

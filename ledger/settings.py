@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigError
+
+MIB = 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -17,7 +19,9 @@ class Settings(BaseSettings):
     mode: Literal["development", "production"] = "development"
     data_dir: Path = Path("govledger-data")
     database_url: str | None = Field(default=None, description="sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
-    signing_key: Path | None = Field(default=None, description="Ed25519 signer key file (C2SP note format)")
+    signing_key: Path | None = Field(default=None, description="Ed25519 signer key file (C2SP note format); the sealer's only")
+    verify_key: Path | None = Field(default=None, description="the public verifier key file (.vkey) the API serves and checks with")
+    api_secret: SecretStr | None = Field(default=None, description="the secret that signs pagination cursors, shared by every API process")
     log_origin: str = Field(default="govledger.local/ledger", description="checkpoint origin line and key name")
     seal_interval: float = Field(default=0.2, gt=0, le=60, description="seconds between sealer polls")
     seal_batch: int = Field(default=50_000, gt=0, description="most events sealed in one transaction")
@@ -25,6 +29,11 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(default=262_144, ge=1024, description="the largest stored event (topic and state), in bytes")
     s3_endpoint_url: str | None = Field(default=None, description="an S3-compatible endpoint; AWS when unset")
     s3_region: str | None = Field(default=None, description="the S3 region (credentials come from the AWS chain)")
+    http_max_body: int = Field(default=MIB, ge=1024, le=64 * MIB, description="largest request body, in bytes, except uploads")
+    http_max_upload: int = Field(default=96 * MIB, ge=1024, le=4096 * MIB, description="largest upload body, in bytes")
+    http_body_timeout: float = Field(default=60, gt=0, le=3600, description="seconds a client has to send a whole body")
+    http_keep_alive: float = Field(default=5, gt=0, le=300, description="seconds an idle connection is kept open")
+    http_max_connections: int = Field(default=200, ge=1, description="concurrent connections before new ones get 503")
 
     @property
     def resolved_database_url(self) -> str:
@@ -38,6 +47,20 @@ class Settings(BaseSettings):
         if self.mode == "production":
             raise ConfigError("GOVLEDGER_SIGNING_KEY must name the Ed25519 signing key file in production mode")
         return self.data_dir / "keys" / "signing.key"
+
+    @property
+    def resolved_verify_key(self) -> Path:
+        """The public key an API node needs: never the private key, which only the sealer holds."""
+        if self.verify_key is not None:
+            return self.verify_key
+        if self.signing_key is not None:
+            return self.signing_key.with_suffix(".vkey")
+        return self.data_dir / "keys" / "signing.vkey"
+
+    @property
+    def api_secret_file(self) -> Path:
+        """Where `govledger init` writes the cursor secret when GOVLEDGER_API_SECRET is not set."""
+        return self.data_dir / "keys" / "api.secret"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
+
 import pytest
 
 from domain.roles import Role
@@ -51,6 +53,19 @@ def test_as_of_a_time_answers_as_things_stood_then(api):
     assert [v["status"] for v in body["items"]] == ["staged"] and body["as_of_position"] == exported
     early = api.get("/v1/versions", "cora", as_of="2000-01-01T00:00:00Z")
     assert early.status_code == 400 and early.json()["error"]["code"] == "invalid_argument"
+
+
+def test_as_of_a_plain_date_answers_as_things_stood_at_the_end_of_that_day_utc(api):
+    last = api.app.mapper.to_domain_event(api.app.recorder.select_notifications(start=api.events(), limit=1)[0])
+    day = last.timestamp.astimezone(UTC).date()
+    body = api.get("/v1/versions", "aud", as_of=day.isoformat()).json()
+    assert body["as_of_position"] == api.events() - 1  # every event of that day, however late in it
+    before = api.get("/v1/versions", "aud", as_of=(day - timedelta(days=400)).isoformat())
+    assert (before.status_code, before.json()["error"]["code"]) == (400, "invalid_argument")
+    for bad in ("2026-13-01", "2026-02-30", "15/06/2026"):
+        refused = api.get("/v1/versions", "aud", as_of=bad)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_argument"), bad
+        assert "YYYY-MM-DD" in refused.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("user", ["mia", "dana"])

@@ -81,10 +81,10 @@ def test_a_multi_megabyte_event_commits_on_postgresql_instead_of_hanging_in_the_
 def test_an_oversized_dataset_over_http_is_413_event_too_large_and_nothing_is_appended(db_url, signer):
     db = Database.from_url(db_url)
     app = Governance(env={**db.eventsourcing_env(), "GOVLEDGER_MAX_EVENT_BYTES": "2048"})
-    token = app.create_admin("root")[1]
+    token = app.create_admin("root").api_key
     admin = app.authenticate(token)
     app.create_user(admin, "dana", "data_scientist")
-    key = app.issue_api_key(admin, "dana", "t")[1]
+    key = app.issue_api_key(admin, "dana", "t").api_key
     client = TestClient(create_app(Services(app, db, signer.verifier)))
     before = events(db)
     body = {"name": "wide", "source": "s3://feed/wide.csv", "row_count": 10, "content_hash": "ab" * 32,
