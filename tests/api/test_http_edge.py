@@ -105,7 +105,7 @@ def test_readyz_tells_anyone_only_whether_it_is_ready(api, db_url):
 
 
 def test_readyz_tells_a_superadmin_each_check(api):
-    assert api.call("GET", "/readyz", "root").json() == {"status": "ready", "checks": {"database": "ok"}}
+    assert api.call("GET", "/readyz", "root").json() == {"status": "ready", "checks": {"database": "ok", "workers": "ok"}}
 
 
 @pytest.fixture
