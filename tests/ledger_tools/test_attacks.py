@@ -199,3 +199,16 @@ def test_a_character_the_output_cannot_encode_is_escaped_not_a_traceback(tmp_pat
                             env={**os.environ, "PYTHONIOENCODING": "ascii"})
     assert result.returncode == 0, result.stderr
     assert b"\\u0101\\u4e00" in result.stdout and not result.stderr
+
+
+def test_a_zip_of_a_million_empty_entries_is_refused_by_its_size_before_its_index_is_read(tmp_path):
+    # zipfile parses the whole central directory before the bundle can count entries: 27 MB of
+    # empty entries took 180 MB, whatever --max-bytes said.
+    import zipfile
+
+    path = tmp_path / "many.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(30_000):
+            archive.writestr(zipfile.ZipInfo(f"b/{i}"), b"")
+    with pytest.raises(BundleError, match=r"is a file of \d+ bytes, more than files of 1000 bytes"):
+        verify_bundle(path, KEY, max_bytes=1000)
