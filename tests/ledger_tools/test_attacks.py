@@ -212,3 +212,19 @@ def test_a_zip_of_a_million_empty_entries_is_refused_by_its_size_before_its_inde
             archive.writestr(zipfile.ZipInfo(f"b/{i}"), b"")
     with pytest.raises(BundleError, match=r"is a file of \d+ bytes, more than files of 1000 bytes"):
         verify_bundle(path, KEY, max_bytes=1000)
+
+
+def test_an_inclusion_proof_of_a_million_hashes_is_refused_without_a_copy_per_level():
+    # The walker kept the rest of the path at every level it climbed: a forged proof of 170 MB took
+    # 1.9 GB in a tree of 3,236 leaves. No proof in a tree of n leaves is longer than log2(n) hashes.
+    from ledger_tools.proofwalk import ProofWalker
+
+    walker = ProofWalker(1 << 20, bytes(32))
+    path = bytes(32 * 250_000)
+    tracemalloc.start()
+    try:
+        assert not walker.leads_to_root(0, bytes(32), path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
