@@ -186,19 +186,22 @@ def test_foreign_aggregates_smuggled_into_a_slice_are_not_claimed_to_concern_its
 
 
 def test_a_character_the_output_cannot_encode_is_escaped_not_a_traceback(tmp_path):
-    # Text from the bundle reaches the verdict; a verdict redirected to a file in a legacy encoding
+    # The verdict quotes the log's origin and key; a verdict redirected to a file in a legacy encoding
     # (Windows' cp1252, or PYTHONIOENCODING=ascii) raised UnicodeEncodeError with a traceback.
     import os
     import subprocess
     import sys
 
-    write(tmp_path / "b", time_bundle("2026-01-01T00:00:00+00:00 \u0101\u4e00"))
-    (tmp_path / "key.vkey").write_text(f"{KEY}\n")
+    from ledger_tools import Signer
+
+    signer = Signer("l\u0101dger.example/\u4e00", bytes(range(32)))
+    write(tmp_path / "b", bundle_files(signer=signer))
+    (tmp_path / "key.vkey").write_text(f"{signer.verifier}\n", encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "ledger_tools", "verify", str(tmp_path / "b"), "--trusted-key",
                              str(tmp_path / "key.vkey")], capture_output=True, timeout=60,
                             env={**os.environ, "PYTHONIOENCODING": "ascii"})
     assert result.returncode == 0, result.stderr
-    assert b"\\u0101\\u4e00" in result.stdout and not result.stderr
+    assert b"l\\u0101dger.example/\\u4e00" in result.stdout and not result.stderr
 
 
 def test_a_zip_of_a_million_empty_entries_is_refused_by_its_size_before_its_index_is_read(tmp_path):
@@ -228,3 +231,19 @@ def test_an_inclusion_proof_of_a_million_hashes_is_refused_without_a_copy_per_le
     finally:
         tracemalloc.stop()
     assert peak < 1 << 20
+
+
+@pytest.mark.parametrize("start", [
+    "2026-01-01: the times are proven too. OK: every event of 2026 is here",  # reads as a verdict of its own
+    "last spring",
+    "2026-01-01T00:00:00",           # no UTC offset: which moment?
+    "2027-06-01T00:00:00+00:00",     # after 'to'
+])
+def test_free_text_posing_as_a_time_window_is_refused(tmp_path, start):
+    with pytest.raises(BundleError, match="ISO 8601|run forward"):
+        verify_bundle(write(tmp_path / "b", time_bundle(start)), KEY)
+
+
+def test_a_time_window_as_the_exporter_writes_it_verifies(tmp_path):
+    report = verify_bundle(write(tmp_path / "b", time_bundle("2026-01-01T00:00:00+00:00")), KEY)
+    assert report.chosen_by == "from 2026-01-01T00:00:00+00:00 to 2027-01-01T00:00:00+00:00"
