@@ -247,3 +247,18 @@ def test_free_text_posing_as_a_time_window_is_refused(tmp_path, start):
 def test_a_time_window_as_the_exporter_writes_it_verifies(tmp_path):
     report = verify_bundle(write(tmp_path / "b", time_bundle("2026-01-01T00:00:00+00:00")), KEY)
     assert report.chosen_by == "from 2026-01-01T00:00:00+00:00 to 2027-01-01T00:00:00+00:00"
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(tmp_path):
+    # `ledger-verify bundle | head -1`: the verdict was printed into a closed pipe, with a traceback.
+    import subprocess
+    import sys
+
+    write(tmp_path / "b", bundle_files())
+    (tmp_path / "key.vkey").write_text(f"{KEY}\n")
+    process = subprocess.Popen([sys.executable, "-m", "ledger_tools", "verify", str(tmp_path / "b"), "--trusted-key",
+                                str(tmp_path / "key.vkey")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # long before the verdict is written
+    assert process.wait(timeout=60) == 0
+    assert b"Traceback" not in process.stderr.read()
