@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import io
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -100,7 +101,10 @@ def _run(check: Callable[[], list[str]]) -> int:
     except LedgerToolsError as e:
         print(f"error: {_message(e)}", file=sys.stderr)
         return 2
-    print("\n".join(_one_line(line) for line in lines))
+    try:
+        print("\n".join(_one_line(line) for line in lines), flush=True)
+    except BrokenPipeError:  # the reader (`| head`) left: the verdict stands, without a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

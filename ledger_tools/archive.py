@@ -56,6 +56,13 @@ def read_bundle(path: str | Path, max_bytes: int = MAX_BUNDLE_BYTES) -> dict[str
             return _read_directory(path, budget)
         if not path.is_file():
             raise BundleError(f"bundle {path} does not exist or is not a file or directory")
+        # An archive holds its files stored or compressed, plus headers: one much larger than the limit
+        # is not a bundle within it, and reading its index (a zip's central directory of millions of
+        # entries) would already cost many times its size.
+        archive_limit = max_bytes + max_bytes // 100 + (1 << 20)
+        if path.stat().st_size > archive_limit:
+            raise BundleError(f"bundle {path} is a file of {path.stat().st_size} bytes, more than files of "
+                              f"{max_bytes} bytes in all can take; raise the limit if the bundle is genuinely that large")
         if path.name.endswith((".tar.gz", ".tgz")):
             return _read_tar(path, budget)
         if path.name.endswith(".zip"):

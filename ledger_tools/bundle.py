@@ -15,6 +15,7 @@ import gc
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -183,8 +184,13 @@ def _selection(selection: Any, size: int) -> tuple[str, str, tuple[int, int] | f
     if kind in RANGE_KINDS:
         first = _integer(selection["first_position"], "selection first_position", 0)
         last = _integer(selection["last_position"], "selection last_position", first, size - 1)
-        chosen_by = (f"positions {first} to {last}" if kind == "positions" else
-                     f"from {_text(selection['from'], 'selection from')} to {_text(selection['to'], 'selection to')}")
+        if kind == "positions":
+            chosen_by = f"positions {first} to {last}"
+        else:  # quoted in the verdict: a moment, not free text that could read as a verdict of its own
+            start, end = _moment(selection["from"], "selection from"), _moment(selection["to"], "selection to")
+            if not start < end:
+                raise BundleError("manifest.json's time selection does not run forward: 'from' must precede 'to'")
+            chosen_by = f"from {selection['from']} to {selection['to']}"
         return kind, chosen_by, (first, last)
     aggregates = selection["aggregates"]
     if not isinstance(aggregates, list) or not aggregates or len(set(map(str, aggregates))) != len(aggregates):
@@ -341,6 +347,18 @@ def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value or not value.isprintable():
         raise BundleError(f"{what} must be a non-empty string of printable characters")
     return value
+
+
+def _moment(value: Any, what: str) -> datetime:
+    """An ISO 8601 date and time with its UTC offset, as the exporter writes it."""
+    text = _text(value, what)
+    try:
+        moment = datetime.fromisoformat(text) if len(text) <= 64 and text.isascii() else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BundleError(f"{what} must be an ISO 8601 date and time with its UTC offset, got {text[:64]!r}")
+    return moment
 
 
 def _hash(value: Any, what: str) -> bytes:

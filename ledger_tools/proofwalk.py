@@ -27,6 +27,10 @@ class ProofWalker:
 
     def leads_to_root(self, index: int, leaf: bytes, path: bytes) -> bool:
         """`path` is the proof's hashes concatenated (a multiple of 32 bytes)."""
+        if len(path) > HASH_SIZE * (self.size - 1).bit_length():
+            # Longer than any proof in this tree; and each step below keeps a copy of the rest of
+            # the path, so a forged path of a gigabyte would cost ten or more gigabytes.
+            return False
         fn, sn, r, level = index, self.size - 1, leaf, 0
         seen = self.seen
         climbed: dict[tuple[int, int], tuple[bytes, bytes]] = {}

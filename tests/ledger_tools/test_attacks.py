@@ -186,16 +186,79 @@ def test_foreign_aggregates_smuggled_into_a_slice_are_not_claimed_to_concern_its
 
 
 def test_a_character_the_output_cannot_encode_is_escaped_not_a_traceback(tmp_path):
-    # Text from the bundle reaches the verdict; a verdict redirected to a file in a legacy encoding
+    # The verdict quotes the log's origin and key; a verdict redirected to a file in a legacy encoding
     # (Windows' cp1252, or PYTHONIOENCODING=ascii) raised UnicodeEncodeError with a traceback.
     import os
     import subprocess
     import sys
 
-    write(tmp_path / "b", time_bundle("2026-01-01T00:00:00+00:00 \u0101\u4e00"))
-    (tmp_path / "key.vkey").write_text(f"{KEY}\n")
+    from ledger_tools import Signer
+
+    signer = Signer("l\u0101dger.example/\u4e00", bytes(range(32)))
+    write(tmp_path / "b", bundle_files(signer=signer))
+    (tmp_path / "key.vkey").write_text(f"{signer.verifier}\n", encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "ledger_tools", "verify", str(tmp_path / "b"), "--trusted-key",
                              str(tmp_path / "key.vkey")], capture_output=True, timeout=60,
                             env={**os.environ, "PYTHONIOENCODING": "ascii"})
     assert result.returncode == 0, result.stderr
-    assert b"\\u0101\\u4e00" in result.stdout and not result.stderr
+    assert b"l\\u0101dger.example/\\u4e00" in result.stdout and not result.stderr
+
+
+def test_a_zip_of_thousands_of_empty_entries_is_refused_by_its_size_before_its_index_is_read(tmp_path):
+    # zipfile parses the whole central directory before the bundle can count entries: 27 MB of
+    # empty entries took 180 MB, whatever --max-bytes said.
+    import zipfile
+
+    path = tmp_path / "many.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(30_000):
+            archive.writestr(zipfile.ZipInfo(f"b/{i}"), b"")
+    with pytest.raises(BundleError, match=r"is a file of \d+ bytes, more than files of 1000 bytes"):
+        verify_bundle(path, KEY, max_bytes=1000)
+
+
+def test_an_inclusion_proof_of_a_quarter_million_hashes_is_refused_without_a_copy_per_level():
+    # The walker kept the rest of the path at every level it climbed: a forged proof of 170 MB took
+    # 1.9 GB in a tree of 3,236 leaves. No proof in a tree of n leaves is longer than log2(n) hashes.
+    from ledger_tools.proofwalk import ProofWalker
+
+    walker = ProofWalker(1 << 20, bytes(32))
+    path = bytes(32 * 250_000)
+    tracemalloc.start()
+    try:
+        assert not walker.leads_to_root(0, bytes(32), path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+@pytest.mark.parametrize("start", [
+    "2026-01-01: the times are proven too. OK: every event of 2026 is here",  # reads as a verdict of its own
+    "last spring",
+    "2026-01-01T00:00:00",           # no UTC offset: which moment?
+    "2027-06-01T00:00:00+00:00",     # after 'to'
+])
+def test_free_text_posing_as_a_time_window_is_refused(tmp_path, start):
+    with pytest.raises(BundleError, match="ISO 8601|run forward"):
+        verify_bundle(write(tmp_path / "b", time_bundle(start)), KEY)
+
+
+def test_a_time_window_as_the_exporter_writes_it_verifies(tmp_path):
+    report = verify_bundle(write(tmp_path / "b", time_bundle("2026-01-01T00:00:00+00:00")), KEY)
+    assert report.chosen_by == "from 2026-01-01T00:00:00+00:00 to 2027-01-01T00:00:00+00:00"
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(tmp_path):
+    # `ledger-verify bundle | head -1`: the verdict was printed into a closed pipe, with a traceback.
+    import subprocess
+    import sys
+
+    write(tmp_path / "b", bundle_files())
+    (tmp_path / "key.vkey").write_text(f"{KEY}\n")
+    process = subprocess.Popen([sys.executable, "-m", "ledger_tools", "verify", str(tmp_path / "b"), "--trusted-key",
+                                str(tmp_path / "key.vkey")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # long before the verdict is written
+    assert process.wait(timeout=60) == 0
+    assert b"Traceback" not in process.stderr.read()
