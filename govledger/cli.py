@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -14,8 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 from uuid import UUID
 
+import psycopg
 import typer
-from typer._click.exceptions import NoArgsIsHelpError
+from eventsourcing import persistence
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -25,6 +27,7 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from typer._click.exceptions import NoArgsIsHelpError
 
 from domain.errors import DomainError
 from ledger.errors import (
@@ -314,6 +317,8 @@ def main() -> None:
         sys.exit(2)  # the help was printed already: a command is missing
     except typer.TyperException as e:  # unknown command or option, a missing or malformed value
         _fail("usage", e.format_message() + _help_hint(getattr(e, "ctx", None)), exit_code=e.exit_code)
+    except DATABASE_FAULTS as e:  # a store locked by another writer, a server gone mid-command, a file that is no database
+        _fail("database_unavailable", _last_line(e))
     except OSError as e:  # a file named on the command line that is missing, unreadable or unwritable
         _fail("file_error", f"{e.strerror}: {e.filename}" if e.filename else str(e))
     except (typer.Abort, KeyboardInterrupt):
@@ -323,9 +328,19 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+#: Faults of the database itself, as the drivers and eventsourcing raise them (ours arrive as DatabaseUnavailable).
+DATABASE_FAULTS = (persistence.OperationalError, persistence.InterfaceError, sqlite3.DatabaseError, psycopg.OperationalError)
+
+
 def _fail(code: str, message: str, *, exit_code: int = 2) -> NoReturn:
     err.print(escape(f"error [{code}]: {message}"))
     sys.exit(exit_code)
+
+
+def _last_line(e: Exception) -> str:
+    """The drivers' messages end with the cause; earlier lines may repeat the query."""
+    text = str(e).strip()
+    return text.splitlines()[-1] if text else type(e).__name__
 
 
 def _help_hint(ctx: typer.Context | None) -> str:

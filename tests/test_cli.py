@@ -327,3 +327,28 @@ def test_replaying_a_version_the_aggregate_never_reached_is_refused_instead_of_a
     result = govledger("replay", alice, "--version", "50", cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("error [not_found]: ") and "has no version 50" in result.stderr
+
+
+def test_a_store_locked_by_another_writer_is_one_line_not_yoyos_break_lock_advice(tmp_path):
+    for args in (["init"], ["migrate"]):
+        assert govledger(*args, cwd=tmp_path).returncode == 0
+    writer = sqlite3.connect(tmp_path / "govledger-data" / "govledger.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        result = govledger("seal", "--once", cwd=tmp_path)
+    finally:
+        writer.rollback()
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("error [database_unavailable]: ") and "break-lock" not in result.stderr
+
+
+def test_a_database_url_naming_a_file_that_is_not_a_database_is_one_line(tmp_path):
+    (tmp_path / "applications.csv").write_text("id,income\n" * 200)
+    import time
+
+    for command in ("migrate", "checkpoint"):
+        started = time.monotonic()
+        result = govledger(command, cwd=tmp_path, GOVLEDGER_DATABASE_URL=f"sqlite:///{tmp_path / 'applications.csv'}")
+        assert time.monotonic() - started < 30, "refused only after waiting for the migration lock"
+        assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert result.stderr.startswith("error [database_unavailable]: ") and "file is not a database" in result.stderr
