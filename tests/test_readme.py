@@ -122,3 +122,16 @@ def test_a_store_of_your_own_gets_its_first_superadmin_as_the_readme_says(tmp_pa
     results = [shell.run(line) for line in block_with("create-admin")]
     assert results[-1].stdout.splitlines()[-1].startswith("glk_")
     assert (tmp_path / "my-ledger" / "govledger.db").is_file()
+
+
+def test_every_dependency_in_pyproject_has_its_reason_in_the_readme():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"], *(d for group in project["optional-dependencies"].values() for d in group)]
+    names = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower() for d in declared}
+    text = (ROOT / "README.md").read_text()
+    table = next(part for part in text[text.index("## Dependencies"):].split("\n\n") if part.startswith("|"))
+    explained = {re.sub(r"\[.*?\]", "", row.split("|")[1]).lower() for row in table.splitlines()[2:]}
+    missing = sorted(n for n in names if not any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", cell) for cell in explained))
+    assert missing == [], f"say in README.md why each is a dependency: {missing}"
