@@ -316,7 +316,7 @@ def main() -> None:
     except NoArgsIsHelpError:
         sys.exit(2)  # the help was printed already: a command is missing
     except typer.TyperException as e:  # unknown command or option, a missing or malformed value
-        _fail("usage", e.format_message() + _help_hint(getattr(e, "ctx", None)), exit_code=e.exit_code)
+        _fail("usage", e.format_message().rstrip(".") + _help_hint(getattr(e, "ctx", None)), exit_code=e.exit_code)
     except DATABASE_FAULTS as e:  # a store locked by another writer, a server gone mid-command, a file that is no database
         _fail("database_unavailable", _last_line(e))
     except OSError as e:  # a file named on the command line that is missing, unreadable or unwritable
@@ -344,7 +344,7 @@ def _last_line(e: Exception) -> str:
 
 
 def _help_hint(ctx: typer.Context | None) -> str:
-    return f" See `{ctx.command_path} --help`." if ctx is not None else ""
+    return f". See `{ctx.command_path} --help`." if ctx is not None else "."
 
 
 if __name__ == "__main__":
