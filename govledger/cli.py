@@ -31,6 +31,7 @@ from typer._click.exceptions import NoArgsIsHelpError
 
 from domain.errors import DomainError
 from ledger.errors import (
+    ConfigError,
     IntegrityFailure,
     InvalidArgument,
     LedgerError,
@@ -291,6 +292,8 @@ def demo(
     """Tell the governance story on the configured store: users, data, a model, refusals, evidence, approval, proof."""
     from .demo import tell
 
+    if Ledger().settings.mode == "production":  # invented users, and a superadmin whose key sits in a file
+        raise ConfigError("the demo invents users and a superadmin; it does not run in production mode")
     init()
     migrate()
 

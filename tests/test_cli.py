@@ -352,3 +352,12 @@ def test_a_database_url_naming_a_file_that_is_not_a_database_is_one_line(tmp_pat
         assert time.monotonic() - started < 30, "refused only after waiting for the migration lock"
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
         assert result.stderr.startswith("error [database_unavailable]: ") and "file is not a database" in result.stderr
+
+
+def test_the_demo_refuses_to_invent_a_superadmin_in_production_mode(tmp_path):
+    key = tmp_path / "signing.key"
+    assert govledger("init", cwd=tmp_path, GOVLEDGER_SIGNING_KEY=str(key)).returncode == 0  # development: makes the key
+    result = govledger("demo", cwd=tmp_path, GOVLEDGER_MODE="production", GOVLEDGER_SIGNING_KEY=str(key))
+    assert result.returncode == 2 and result.stderr.startswith("error [config_invalid]: ") and "production" in result.stderr
+    assert not (tmp_path / "govledger-data" / "demo-admin.apikey").exists()
+    assert not (tmp_path / "govledger-data" / "govledger.db").exists()
