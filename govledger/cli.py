@@ -336,7 +336,8 @@ DATABASE_FAULTS = (persistence.OperationalError, persistence.InterfaceError, sql
 
 
 def _fail(code: str, message: str, *, exit_code: int = 2) -> NoReturn:
-    err.print(escape(f"error [{code}]: {message}"))
+    one_line = " ".join(message.splitlines())  # a message quoting input must not forge further lines
+    err.print(escape(f"error [{code}]: {one_line}"))
     sys.exit(exit_code)
 
 

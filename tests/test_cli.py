@@ -361,3 +361,9 @@ def test_the_demo_refuses_to_invent_a_superadmin_in_production_mode(tmp_path):
     assert result.returncode == 2 and result.stderr.startswith("error [config_invalid]: ") and "production" in result.stderr
     assert not (tmp_path / "govledger-data" / "demo-admin.apikey").exists()
     assert not (tmp_path / "govledger-data" / "govledger.db").exists()
+
+
+def test_a_path_with_a_newline_cannot_forge_a_second_line_of_output(tmp_path):
+    (tmp_path / "a-file").write_text("not a directory")
+    result = govledger("init", cwd=tmp_path, GOVLEDGER_DATA_DIR=str(tmp_path / "a-file" / "x\nOK: 0 events, chain intact"))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
