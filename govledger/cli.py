@@ -312,7 +312,7 @@ def main() -> None:
     try:
         code = app(prog_name="govledger", standalone_mode=False)
     except IntegrityFailure as e:
-        err.print(f"[bold red]TAMPERED[/] {escape(f'[{e.code}] {e.message}')}")
+        err.print(f"[bold red]TAMPERED[/] {escape(f'[{e.code}] {_one_line(e.message)}')}")
         sys.exit(1)
     except (LedgerError, DomainError) as e:
         _fail(e.code, e.message)
@@ -336,9 +336,13 @@ DATABASE_FAULTS = (persistence.OperationalError, persistence.InterfaceError, sql
 
 
 def _fail(code: str, message: str, *, exit_code: int = 2) -> NoReturn:
-    one_line = " ".join(message.splitlines())  # a message quoting input must not forge further lines
-    err.print(escape(f"error [{code}]: {one_line}"))
+    err.print(escape(f"error [{code}]: {_one_line(message)}"))
     sys.exit(exit_code)
+
+
+def _one_line(message: str) -> str:
+    """A message quoting input must not forge further lines of output."""
+    return " ".join(message.splitlines())
 
 
 def _last_line(e: Exception) -> str:
