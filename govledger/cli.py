@@ -36,6 +36,7 @@ from ledger.errors import (
     InvalidArgument,
     LedgerError,
     SigningKeyError,
+    cause,
 )
 from ledger.history import aggregate_as_of
 from ledger.keys import create_signing_key
@@ -321,7 +322,7 @@ def main() -> None:
     except typer.TyperException as e:  # unknown command or option, a missing or malformed value
         _fail("usage", e.format_message().rstrip(".") + _help_hint(getattr(e, "ctx", None)), exit_code=e.exit_code)
     except DATABASE_FAULTS as e:  # a store locked by another writer, a server gone mid-command, a file that is no database
-        _fail("database_unavailable", _last_line(e))
+        _fail("database_unavailable", cause(e))
     except OSError as e:  # a file named on the command line that is missing, unreadable or unwritable
         _fail("file_error", f"{e.strerror}: {e.filename}" if e.filename else str(e))
     except (typer.Abort, KeyboardInterrupt):
@@ -343,12 +344,6 @@ def _fail(code: str, message: str, *, exit_code: int = 2) -> NoReturn:
 def _one_line(message: str) -> str:
     """A message quoting input must not forge further lines of output."""
     return " ".join(message.splitlines())
-
-
-def _last_line(e: Exception) -> str:
-    """The drivers' messages end with the cause; earlier lines may repeat the query."""
-    text = str(e).strip()
-    return text.splitlines()[-1] if text else type(e).__name__
 
 
 def _help_hint(ctx: typer.Context | None) -> str:
