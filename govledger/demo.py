@@ -108,7 +108,7 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
         return
     _, admin_key = gov.create_admin("root")
     key_file = keep_admin_key(data_dir, admin_key)
-    say(f"1. root becomes the first superadmin; its API key is in {key_file} (mode 0600, for your eyes only); "
+    say(f"1. root becomes the first superadmin; its API key is in {key_file} (mode 0600: readable only by you); "
         "the ledger keeps only its SHA-256")
     admin = gov.authenticate(admin_key)
     cast = {}
