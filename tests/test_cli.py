@@ -13,11 +13,15 @@ from pathlib import Path
 import pytest
 
 
+GOVLEDGER = Path(sys.executable).parent / "govledger"
+
+
 def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as a user runs it (without the caller's GOVLEDGER_* settings)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
-    result = subprocess.run([sys.executable, "-m", "govledger.cli", *args], cwd=cwd, env={**base, **env},
+    result = subprocess.run([str(GOVLEDGER), *args], cwd=cwd, env={**base, "COLUMNS": "100", **env},
                             capture_output=True, text=True, timeout=120)
-    assert "Traceback" not in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
     return result
 
 
@@ -197,18 +201,7 @@ def test_workers_seal_and_project_until_stopped(tmp_path):
     assert workers.wait(timeout=30) == 0
 
 
-# Usage mistakes, made with the installed console script as a user types them.
-
-GOVLEDGER = Path(sys.executable).parent / "govledger"
-
-
-def govledger(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
-    result = subprocess.run([str(GOVLEDGER), *args], cwd=cwd, env={**base, "COLUMNS": "100", **env},
-                            capture_output=True, text=True, timeout=120)
-    assert "Traceback" not in result.stderr + result.stdout, result.stderr
-    return result
-
+# Usage mistakes, as a user types them.
 
 def one_usage_line(result: subprocess.CompletedProcess[str]) -> str:
     """A usage error: exit 2, nothing on stdout, one line on stderr."""
@@ -220,7 +213,7 @@ def one_usage_line(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_bare_govledger_shows_the_commands_and_exits_2(tmp_path):
-    result = govledger(cwd=tmp_path)
+    result = run(cwd=tmp_path)
     assert result.returncode == 2
     assert "Usage: govledger" in result.stdout and "create-admin" not in result.stdout and "verify" in result.stdout
 
@@ -231,7 +224,7 @@ def test_dash_h_and_help_work_on_every_command(tmp_path):
     from govledger.cli import app
 
     for args in (["-h"], ["users", "create-admin", "--help"]):
-        result = govledger(*args, cwd=tmp_path)
+        result = run(*args, cwd=tmp_path)
         assert result.returncode == 0 and f"Usage: govledger {' '.join(args[:-1])}".rstrip() in result.stdout
     runner = CliRunner()
     for path in command_paths():
@@ -256,24 +249,24 @@ def command_paths() -> list[list[str]]:
 def test_version_prints_the_version_and_exits_0(tmp_path):
     from importlib.metadata import version
 
-    result = govledger("--version", cwd=tmp_path)
+    result = run("--version", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout == f"govledger {version('govledger')}\n"
 
 
 def test_an_unknown_command_is_one_line_and_exit_2(tmp_path):
-    line = one_usage_line(govledger("verfy", cwd=tmp_path))
+    line = one_usage_line(run("verfy", cwd=tmp_path))
     assert "No such command 'verfy'" in line and "govledger --help" in line
 
 
 def test_an_unknown_option_is_one_line_and_exit_2(tmp_path):
-    assert "No such option: --nosuch" in one_usage_line(govledger("--nosuch", cwd=tmp_path))
-    assert "--nosuch" in one_usage_line(govledger("verify", "--nosuch", cwd=tmp_path))
+    assert "No such option: --nosuch" in one_usage_line(run("--nosuch", cwd=tmp_path))
+    assert "--nosuch" in one_usage_line(run("verify", "--nosuch", cwd=tmp_path))
 
 
 def test_a_missing_argument_is_named_as_the_usage_line_shows_it(tmp_path):
     for args, name in ((["replay"], "'ID'"), (["users", "create-admin"], "'NAME'"), (["erase-subject", "--reason", "x"], "'USER_ID'"),
                        (["export"], "'--out'")):
-        line = one_usage_line(govledger(*args, cwd=tmp_path))
+        line = one_usage_line(run(*args, cwd=tmp_path))
         assert f"Missing {'option' if name.startswith(chr(39) + '-') else 'argument'} {name}" in line, line
         assert f"govledger {' '.join(a for a in args if not a.startswith('-') and a != 'x')} --help" in line
 
@@ -294,25 +287,25 @@ def test_every_argument_has_a_metavar_so_its_error_names_what_the_usage_shows():
 
 
 def test_a_port_that_is_not_a_number_is_one_line_and_exit_2(tmp_path):
-    line = one_usage_line(govledger("serve", "--port", "abc", cwd=tmp_path))
+    line = one_usage_line(run("serve", "--port", "abc", cwd=tmp_path))
     assert "'--port'" in line and "integer" in line
-    assert "'--port'" in one_usage_line(govledger("serve", "--port", "99999", cwd=tmp_path))
+    assert "'--port'" in one_usage_line(run("serve", "--port", "99999", cwd=tmp_path))
 
 
 def test_a_malformed_date_is_one_line_and_exit_2(tmp_path):
-    assert "'--from'" in one_usage_line(govledger("export", "--out", "x", "--from", "2026-13-45", cwd=tmp_path))
-    assert "'--at'" in one_usage_line(govledger("replay", str(tmp_path.name), "--at", "yesterday", cwd=tmp_path))
+    assert "'--from'" in one_usage_line(run("export", "--out", "x", "--from", "2026-13-45", cwd=tmp_path))
+    assert "'--at'" in one_usage_line(run("replay", str(tmp_path.name), "--at", "yesterday", cwd=tmp_path))
 
 
 def test_checkpoint_on_an_unmigrated_store_says_to_migrate(tmp_path):
-    assert govledger("init", cwd=tmp_path).returncode == 0
-    result = govledger("checkpoint", cwd=tmp_path)
+    assert run("init", cwd=tmp_path).returncode == 0
+    result = run("checkpoint", cwd=tmp_path)
     assert result.returncode == 2 and "govledger migrate" in result.stderr and len(result.stderr.splitlines()) == 1
 
 
 def test_a_data_directory_that_cannot_be_made_is_one_line_naming_the_path(tmp_path):
     (tmp_path / "a-file").write_text("not a directory")
-    result = govledger("init", cwd=tmp_path, GOVLEDGER_DATA_DIR=str(tmp_path / "a-file" / "data"))
+    result = run("init", cwd=tmp_path, GOVLEDGER_DATA_DIR=str(tmp_path / "a-file" / "data"))
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("error [file_error]: ") and "a-file" in result.stderr
 
@@ -321,21 +314,21 @@ def test_replaying_a_version_the_aggregate_never_reached_is_refused_instead_of_a
     from domain.users import user_id_for
 
     for args in (["init"], ["migrate"], ["users", "create-admin", "alice"]):
-        assert govledger(*args, cwd=tmp_path).returncode == 0
+        assert run(*args, cwd=tmp_path).returncode == 0
     alice = str(user_id_for("alice"))
-    assert '"username": "alice"' in govledger("replay", alice, "--version", "1", cwd=tmp_path).stdout
-    result = govledger("replay", alice, "--version", "50", cwd=tmp_path)
+    assert '"username": "alice"' in run("replay", alice, "--version", "1", cwd=tmp_path).stdout
+    result = run("replay", alice, "--version", "50", cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("error [not_found]: ") and "has no version 50" in result.stderr
 
 
 def test_a_store_locked_by_another_writer_is_one_line_not_yoyos_break_lock_advice(tmp_path):
     for args in (["init"], ["migrate"]):
-        assert govledger(*args, cwd=tmp_path).returncode == 0
+        assert run(*args, cwd=tmp_path).returncode == 0
     writer = sqlite3.connect(tmp_path / "govledger-data" / "govledger.db", isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")
     try:
-        result = govledger("seal", "--once", cwd=tmp_path)
+        result = run("seal", "--once", cwd=tmp_path)
     finally:
         writer.rollback()
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
@@ -348,7 +341,7 @@ def test_a_database_url_naming_a_file_that_is_not_a_database_is_one_line(tmp_pat
 
     for command in ("migrate", "checkpoint"):
         started = time.monotonic()
-        result = govledger(command, cwd=tmp_path, GOVLEDGER_DATABASE_URL=f"sqlite:///{tmp_path / 'applications.csv'}")
+        result = run(command, cwd=tmp_path, GOVLEDGER_DATABASE_URL=f"sqlite:///{tmp_path / 'applications.csv'}")
         assert time.monotonic() - started < 30, "refused only after waiting for the migration lock"
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
         assert result.stderr.startswith("error [database_unavailable]: ") and "file is not a database" in result.stderr
@@ -356,8 +349,8 @@ def test_a_database_url_naming_a_file_that_is_not_a_database_is_one_line(tmp_pat
 
 def test_the_demo_refuses_to_invent_a_superadmin_in_production_mode(tmp_path):
     key = tmp_path / "signing.key"
-    assert govledger("init", cwd=tmp_path, GOVLEDGER_SIGNING_KEY=str(key)).returncode == 0  # development: makes the key
-    result = govledger("demo", cwd=tmp_path, GOVLEDGER_MODE="production", GOVLEDGER_SIGNING_KEY=str(key))
+    assert run("init", cwd=tmp_path, GOVLEDGER_SIGNING_KEY=str(key)).returncode == 0  # development: makes the key
+    result = run("demo", cwd=tmp_path, GOVLEDGER_MODE="production", GOVLEDGER_SIGNING_KEY=str(key))
     assert result.returncode == 2 and result.stderr.startswith("error [config_invalid]: ") and "production" in result.stderr
     assert not (tmp_path / "govledger-data" / "demo-admin.apikey").exists()
     assert not (tmp_path / "govledger-data" / "govledger.db").exists()
@@ -365,5 +358,5 @@ def test_the_demo_refuses_to_invent_a_superadmin_in_production_mode(tmp_path):
 
 def test_a_path_with_a_newline_cannot_forge_a_second_line_of_output(tmp_path):
     (tmp_path / "a-file").write_text("not a directory")
-    result = govledger("init", cwd=tmp_path, GOVLEDGER_DATA_DIR=str(tmp_path / "a-file" / "x\nOK: 0 events, chain intact"))
+    result = run("init", cwd=tmp_path, GOVLEDGER_DATA_DIR=str(tmp_path / "a-file" / "x\nOK: 0 events, chain intact"))
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
