@@ -31,7 +31,7 @@ def audit_trail(
     services: ServicesDep, actor: CurrentActor,
     model_id: UUID | None = None,
     user: Annotated[Filter, Query(description="who acted (username)")] = None,
-    action: Annotated[ACTIONS | None, Query(description="the action of DESIGN §2 exercised or attempted")] = None,
+    action: Annotated[ACTIONS | None, Query(description="the action of the permission matrix exercised or attempted")] = None,
     subject: Annotated[Filter, Query(description="a data subject (a user id, or an erased subject)")] = None,
     outcome: Literal["recorded", "refused"] | None = None,
     since: Annotated[datetime | None, Query(description="events at or after this time")] = None,

@@ -1,4 +1,4 @@
-"""GET /v1/exports: a verifiable bundle (.tar.gz) of a slice of the ledger, for the roles allowed to export (§2)."""
+"""GET /v1/exports: a verifiable bundle (.tar.gz) of a slice of the ledger, for the roles allowed to export."""
 
 from __future__ import annotations
 
