@@ -1,4 +1,4 @@
-"""Verification, proof and sealing figures on a ledger of 10⁶ events (DESIGN.md §15).
+"""Verification, proof and sealing figures on a ledger of 10⁶ events, against their targets.
 
 1. builds a store of N events (default 10⁶) through the chained recorder, 1,000 per transaction;
 2. seals it, and prints sealing throughput;

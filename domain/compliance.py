@@ -1,4 +1,4 @@
-"""The compliance framework of DESIGN.md §8: twelve sections, a per-model configuration, and the score.
+"""The compliance framework: twelve sections, a per-model configuration, and the score.
 
 The formula is in docs/compliance.md. Sections people write are scored on completion and
 currency (one written before the latest retraining is stale); sections filled from the ledger

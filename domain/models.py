@@ -1,4 +1,5 @@
-"""Models and their versions: the lifecycle of DESIGN.md §3 and the segregation-of-duties rules of §2."""
+"""Models and their versions: their lifecycle (trained, staged, validated, approved or rejected, deployed,
+terminated, retired) and the segregation-of-duties rules that guard it."""
 
 from __future__ import annotations
 

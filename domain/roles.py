@@ -1,4 +1,4 @@
-"""Roles, actions and the permission matrix of DESIGN.md §2."""
+"""Roles, actions and the permission matrix: which role may take which action."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class Action(StrEnum):
 
 S, M, C, D, A = Role.SUPERADMIN, Role.MANAGER, Role.COMPLIANCE_MANAGER, Role.DATA_SCIENTIST, Role.AUDITOR
 
-#: DESIGN.md §2, row by row. READ for data scientists is limited to their own models (see `can_read`).
+#: Who may do what, action by action. READ for data scientists is limited to their own models (see `can_read`).
 PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.MANAGE_USERS: frozenset({S}),
     Action.TRAIN: frozenset({D}),

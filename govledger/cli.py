@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 from uuid import UUID
 
+import psycopg
 import typer
+from eventsourcing import persistence
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -23,14 +27,17 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from typer._click.exceptions import NoArgsIsHelpError
 
 from domain.errors import DomainError
 from ledger.errors import (
+    ConfigError,
     IntegrityFailure,
     InvalidArgument,
     LedgerError,
     NothingSigned,
     SigningKeyError,
+    cause,
 )
 from ledger.history import aggregate_as_of
 from ledger.keys import create_api_secret, create_signing_key, verifier_path
@@ -42,9 +49,24 @@ from workers.sealer import run_sealer
 
 from .bootstrap import OPERATOR, Ledger
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="govledger: a verifiable governance ledger for ML models.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
+                  help="govledger: a verifiable governance ledger for ML models.")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        out.print(f"govledger {package_version('govledger')}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    """govledger: a verifiable governance ledger for ML models."""
 
 
 def _progress() -> Progress:
@@ -240,7 +262,7 @@ app.add_typer(users, name="users")
 
 
 @users.command("create-admin")
-def create_admin(username: Annotated[str, typer.Argument(help="the first superadmin's username")]) -> None:
+def create_admin(username: Annotated[str, typer.Argument(metavar="NAME", help="the first superadmin's username")]) -> None:
     """Create the first superadmin and print its API key, once. Refused when an administrator exists."""
     gov = Ledger().application()
     token = gov.create_admin(username).api_key
@@ -280,7 +302,7 @@ def export(
 
 @app.command("erase-subject")
 def erase_subject(
-    subject: Annotated[str, typer.Argument(help="the data subject's id (a user id)")],
+    subject: Annotated[str, typer.Argument(metavar="USER_ID", help="the data subject's id (a user id)")],
     reason: Annotated[str, typer.Option(help="why: the erasure request's reference")],
 ) -> None:
     """Destroy a data subject's key and record SubjectErased: their personal data is unreadable forever, and verifies."""
@@ -289,13 +311,14 @@ def erase_subject(
     gov = Ledger().application()
     subject_aggregates(gov, subject)  # a subject this ledger knows
     destroyed = gov.erase_subject(OPERATOR, subject, reason=reason).key_destroyed
-    out.print(f"erased data subject {subject}" + ("" if destroyed else " (its key was already destroyed)"))
+    out.print(f"erased data subject {subject}" + ("" if destroyed else " (it held no key: none was made, or an earlier erasure destroyed it)"))
 
 
 @app.command()
 def checkpoint() -> None:
     """Print the latest signed checkpoint (a C2SP signed note)."""
     ledger = Ledger()
+    require_current(ledger.db)
     with ledger.db.connect() as conn:
         row = conn.execute("SELECT note FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()
     if row is None:
@@ -305,7 +328,7 @@ def checkpoint() -> None:
 
 @app.command()
 def replay(
-    aggregate_id: Annotated[str, typer.Argument(help="the aggregate's UUID")],
+    aggregate_id: Annotated[str, typer.Argument(metavar="ID", help="the aggregate's UUID")],
     version: Annotated[int | None, typer.Option(min=1, help="replay up to this version")] = None,
     at: Annotated[datetime | None, typer.Option(help="replay as of this time (ISO 8601, UTC if no zone)")] = None,
 ) -> None:
@@ -327,6 +350,8 @@ def demo(
     """Tell the governance story on the configured store: users, data, a model, refusals, evidence, approval, proof."""
     from .demo import tell
 
+    if Ledger().settings.mode == "production":  # invented users, and a superadmin whose key sits in a file
+        raise ConfigError("the demo invents users and a superadmin; it does not run in production mode")
     init()
     migrate()
 
@@ -340,25 +365,46 @@ def demo(
 
 
 def main() -> None:
+    """The console script. An expected failure is one line on stderr and a non-zero exit, never a traceback:
+    1 when the ledger is tampered with, 2 for a usage error or a refused command, 130 when interrupted."""
     try:
-        app(standalone_mode=False)
+        code = app(prog_name="govledger", standalone_mode=False)
     except IntegrityFailure as e:
-        err.print(f"[bold red]TAMPERED[/] {escape(f'[{e.code}] {e.message}')}")
+        err.print(f"[bold red]TAMPERED[/] {escape(f'[{e.code}] {_one_line(e.message)}')}")
         sys.exit(1)
     except (LedgerError, DomainError) as e:
-        err.print(escape(f"error [{e.code}]: {e.message}"))
-        sys.exit(2)
+        _fail(e.code, e.message)
+    except NoArgsIsHelpError:
+        sys.exit(2)  # the help was printed already: a command is missing
+    except typer.TyperException as e:  # unknown command or option, a missing or malformed value
+        _fail("usage", e.format_message().rstrip(".") + _help_hint(getattr(e, "ctx", None)), exit_code=e.exit_code)
+    except DATABASE_FAULTS as e:  # a store locked by another writer, a server gone mid-command, a file that is no database
+        _fail("database_unavailable", cause(e))
+    except OSError as e:  # a file named on the command line that is missing, unreadable or unwritable
+        _fail("file_error", f"{e.strerror}: {e.filename}" if e.filename else str(e))
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except Exception as e:  # click usage errors carry their own exit code
-        import click
+    sys.exit(code if isinstance(code, int) else 0)
 
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+
+#: Faults of the database itself, as the drivers and eventsourcing raise them (ours arrive as DatabaseUnavailable).
+DATABASE_FAULTS = (persistence.OperationalError, persistence.InterfaceError, sqlite3.DatabaseError, psycopg.OperationalError)
+
+
+def _fail(code: str, message: str, *, exit_code: int = 2) -> NoReturn:
+    err.print(escape(f"error [{code}]: {_one_line(message)}"))
+    sys.exit(exit_code)
+
+
+def _one_line(message: str) -> str:
+    """A message quoting input must not forge further lines of output."""
+    return " ".join(message.splitlines())
+
+
+def _help_hint(ctx: typer.Context | None) -> str:
+    return f". See `{ctx.command_path} --help`." if ctx is not None else "."
 
 
 if __name__ == "__main__":

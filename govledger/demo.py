@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -51,6 +53,21 @@ SECTIONS = {
 
 Track = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 
+#: Where the demo leaves its superadmin's API key, under the data directory, for the HTTP tour.
+ADMIN_KEY_FILE = "demo-admin.apikey"
+
+
+def keep_admin_key(data_dir: Path, token: str) -> Path:
+    """Write the key to a file only its owner can read, rather than to the terminal: the demo's output is often
+    captured (make logs, CI, a shared screen), and a key in scrollback outlives the demo. The signing key
+    already lives in this directory, so the file adds nothing an intruder there does not have."""
+    path = data_dir / ADMIN_KEY_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o600)  # a file an earlier demo left keeps its old mode otherwise
+        f.write(token + "\n")
+    return path
+
 
 def register_feed(gov: Governance, actor: Actor, data_dir: Any, *, days: int, rows: int,
                   progress: Callable[[int], None]) -> list[UUID]:
@@ -86,10 +103,13 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
     if gov.is_installed():
         say(f"the demo has already told its story in {data_dir}; checking the ledger it left "
             "(remove that directory, or set GOVLEDGER_DATA_DIR, to tell it again)")
-        _prove(ledger, None, say)
+        _prove(ledger, say)
+        _try_over_http(data_dir / ADMIN_KEY_FILE, say)
         return
     admin_key = gov.create_admin("root").api_key
-    say("1. root becomes the first superadmin; its API key is shown once and stored only as a SHA-256")
+    key_file = keep_admin_key(data_dir, admin_key)
+    say(f"1. root becomes the first superadmin; its API key is in {key_file} (mode 0600: readable only by you); "
+        "the ledger keeps only its SHA-256")
     admin = gov.authenticate(admin_key)
     cast = {}
     for name, role in TEAM.items():
@@ -154,7 +174,10 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
     for row in score.sections:
         say(f"     {row.section:20} {row.status:16} {'mandatory' if row.mandatory else 'optional ':9}  {row.detail}")
     _read_models(ledger, gov, model_id, say)
-    _prove(ledger, feed[0], say)
+    _prove(ledger, say)
+    say(f"try: govledger replay {feed[0]} --version 1 · govledger export --out model.tar.gz --model {model_id} · "
+        f"govledger erase-subject {cast['dev'].user_id} --reason \"GDPR request 2026-117\" (dev, who did nothing else)")
+    _try_over_http(key_file, say)
 
 
 def _read_models(ledger: Any, gov: Any, model_id: UUID, say: Callable[..., None]) -> None:
@@ -168,10 +191,10 @@ def _read_models(ledger: Any, gov: Any, model_id: UUID, say: Callable[..., None]
         status = {nid: Query(p).valid_at(nid).equal("model_id", str(model_id)).fetch(
             conn, "registry_versions", "status, number", ("number",), None, 1)[0][0]["status"] for nid in (approved - 1, approved)}
     say(f"   read models: the audit trail holds {refused} refused attempts; the registry as of position {approved - 2} says "
-        f"version 1 was {status[approved - 1]}, at {approved - 1} {status[approved]} (GET /v1/versions?as_of=…)")
+        f"version 1 was {status[approved - 1]}, at {approved - 1} {status[approved]} (GET /v1/versions?as_of={approved - 2})")
 
 
-def _prove(ledger: Any, first: UUID | None, say: Callable[..., None]) -> None:
+def _prove(ledger: Any, say: Callable[..., None]) -> None:
     db, signer = ledger.db, ledger.signer()
     with db.connect() as conn:
         sealed = seal_pending(db, conn, signer, batch=ledger.settings.seal_batch)
@@ -186,5 +209,9 @@ def _prove(ledger: Any, first: UUID | None, say: Callable[..., None]) -> None:
     say(note, end="")
     say(f"   verify: {report.events:,} events, chain intact, {report.checkpoints} checkpoint(s) consistent")
     say(f"   inclusion: event {position} is in the signed tree ({len(proof)}-hash proof verified with ledger_tools)")
-    if first is not None:
-        say(f"try: govledger verify · govledger checkpoint · govledger replay {first}")
+
+
+def _try_over_http(key_file: Path, say: Callable[..., None]) -> None:
+    if key_file.is_file():
+        say(f"over HTTP: govledger serve & KEY=$(cat {key_file}); "
+            'curl -H "Authorization: Bearer $KEY" localhost:8000/v1/models')

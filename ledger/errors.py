@@ -82,3 +82,10 @@ class IntegrityFailure(LedgerError):
         self.aggregate = aggregate
         self.version = version
         self.notification_id = notification_id
+
+
+def cause(e: Exception) -> str:
+    """A driver's message ends with the cause; earlier lines may repeat the query. Never holds a password:
+    the drivers name the server, the user and the database, not the credentials."""
+    text = str(e).strip()
+    return text.splitlines()[-1] if text else type(e).__name__

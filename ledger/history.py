@@ -28,6 +28,9 @@ def aggregate_as_of(app: Application[Any], aggregate_id: UUID, *, version: int |
             raise HistoryError(f"aggregate {aggregate_id} did not exist at {at.isoformat()}")
         version = last if version is None else min(version, last)
     try:
-        return app.repository.get(aggregate_id, version=version)
+        aggregate = app.repository.get(aggregate_id, version=version)
     except AggregateNotFoundError:
         raise HistoryError(f"no aggregate {aggregate_id}" + (f" at version {version}" if version is not None else "")) from None
+    if version is not None and aggregate.version < version:  # the repository answers the latest version instead
+        raise HistoryError(f"aggregate {aggregate_id} has no version {version}; its last is {aggregate.version}")
+    return aggregate

@@ -24,7 +24,9 @@ def _backend(db: Database):  # type: ignore[no-untyped-def]
     if db.is_sqlite and db.path is not None and not db.path.parent.exists():
         raise DatabaseUnavailable(f"the directory of {db.describe()} does not exist; run `govledger init`")
     try:
-        return get_backend(db.yoyo_url())
+        backend = get_backend(db.yoyo_url())
+        backend.list_tables()  # a file that is no database fails here, not after yoyo's lock has retried for a minute
+        return backend
     except Exception as e:  # the drivers raise their own types; name the cause, never the password
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise DatabaseUnavailable(f"cannot connect to {db.describe()}: {reason}") from None

@@ -12,7 +12,7 @@ from domain.roles import Action
 from .registry import Lookups, kind_of
 from .rows import Rows, dumps
 
-#: (aggregate, event) → the action of DESIGN.md §2 it exercised
+#: (aggregate, event) → the action of the permission matrix (domain/roles.py) it exercised
 ACTIONS: dict[tuple[str, str], Action] = {
     **{("Model", e): Action.TRAIN for e in ("Registered", "VersionAdded")},
     ("Model", "ComplianceConfigured"): Action.CONFIGURE_COMPLIANCE,

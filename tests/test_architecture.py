@@ -1,4 +1,5 @@
-"""The dependency direction of DESIGN.md §14, and ledger_tools running with nothing but cryptography."""
+"""The dependency direction (the import-linter contract of pyproject.toml), ledger_tools running with nothing but cryptography,
+and a product that states its rules itself."""
 
 from __future__ import annotations
 
@@ -81,3 +82,22 @@ def test_no_unused_or_undefined_names():
     result = subprocess.run([str(ruff), "check", "--select", "F", "--exclude", ".venv", "."], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_product_never_cites_the_teams_design_or_style_pages():
+    """README, docs, code and API text state each rule themselves: the team's own pages do not ship with the product."""
+    import os
+    import re
+
+    skipped = {".git", ".venv", "tests", "govledger-data", "build", "dist", "__pycache__", ".pytest_cache"}
+    cited = []
+    for folder, subfolders, files in os.walk(ROOT):
+        subfolders[:] = [d for d in subfolders if d not in skipped and not d.endswith(".egg-info")]
+        for name in files:
+            path = Path(folder) / name
+            if path.suffix not in (".py", ".md", ".toml", ".json", ".txt", ".cfg") and name != "Makefile":
+                continue
+            for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+                if re.search(r"DESIGN(\.md)?\s*§|DESIGN\.md|STYLE\.md", line):
+                    cited.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert cited == [], "state the rule itself instead:\n" + "\n".join(cited)

@@ -13,11 +13,15 @@ from pathlib import Path
 import pytest
 
 
+GOVLEDGER = Path(sys.executable).parent / "govledger"
+
+
 def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed console script, as a user runs it (without the caller's GOVLEDGER_* settings)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
-    result = subprocess.run([sys.executable, "-m", "govledger.cli", *args], cwd=cwd, env={**base, **env},
+    result = subprocess.run([str(GOVLEDGER), *args], cwd=cwd, env={**base, "COLUMNS": "100", **env},
                             capture_output=True, text=True, timeout=120)
-    assert "Traceback" not in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
     return result
 
 
@@ -195,3 +199,164 @@ def test_workers_seal_and_project_until_stopped(tmp_path):
     assert conn.execute("SELECT status FROM registry_versions WHERE valid_to IS NULL").fetchall() == [("approved",)]
     workers.send_signal(signal.SIGTERM)
     assert workers.wait(timeout=30) == 0
+
+
+# Usage mistakes, as a user types them.
+
+def one_usage_line(result: subprocess.CompletedProcess[str]) -> str:
+    """A usage error: exit 2, nothing on stdout, one line on stderr."""
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error [usage]: "), result.stderr
+    return lines[0]
+
+
+def test_bare_govledger_shows_the_commands_and_exits_2(tmp_path):
+    result = run(cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Usage: govledger" in result.stdout and "create-admin" not in result.stdout and "verify" in result.stdout
+
+
+def test_dash_h_and_help_work_on_every_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from govledger.cli import app
+
+    for args in (["-h"], ["users", "create-admin", "--help"]):
+        result = run(*args, cwd=tmp_path)
+        assert result.returncode == 0 and f"Usage: govledger {' '.join(args[:-1])}".rstrip() in result.stdout
+    runner = CliRunner()
+    for path in command_paths():
+        for flag in ("-h", "--help"):
+            result = runner.invoke(app, [*path, flag], prog_name="govledger")
+            assert result.exit_code == 0 and "Usage: govledger" in result.output, (path, flag, result.output)
+
+
+def command_paths() -> list[list[str]]:
+    import typer.main
+
+    from govledger.cli import app
+
+    def walk(command, path):
+        yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+def test_version_prints_the_version_and_exits_0(tmp_path):
+    from importlib.metadata import version
+
+    result = run("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout == f"govledger {version('govledger')}\n"
+
+
+def test_an_unknown_command_is_one_line_and_exit_2(tmp_path):
+    line = one_usage_line(run("verfy", cwd=tmp_path))
+    assert "No such command 'verfy'" in line and "govledger --help" in line
+
+
+def test_an_unknown_option_is_one_line_and_exit_2(tmp_path):
+    assert "No such option: --nosuch" in one_usage_line(run("--nosuch", cwd=tmp_path))
+    assert "--nosuch" in one_usage_line(run("verify", "--nosuch", cwd=tmp_path))
+
+
+def test_a_missing_argument_is_named_as_the_usage_line_shows_it(tmp_path):
+    for args, name in ((["replay"], "'ID'"), (["users", "create-admin"], "'NAME'"), (["erase-subject", "--reason", "x"], "'USER_ID'"),
+                       (["export"], "'--out'")):
+        line = one_usage_line(run(*args, cwd=tmp_path))
+        assert f"Missing {'option' if name.startswith(chr(39) + '-') else 'argument'} {name}" in line, line
+        assert f"govledger {' '.join(a for a in args if not a.startswith('-') and a != 'x')} --help" in line
+
+
+def test_every_argument_has_a_metavar_so_its_error_names_what_the_usage_shows():
+    import typer.main
+
+    from govledger.cli import app
+
+    root = typer.main.get_command(app)
+    unnamed = []
+    for path in command_paths():
+        command = root
+        for name in path:
+            command = command.commands[name]
+        unnamed += [(" ".join(path), p.name) for p in command.params if p.param_type_name == "argument" and p.metavar is None]
+    assert unnamed == []
+
+
+def test_a_port_that_is_not_a_number_is_one_line_and_exit_2(tmp_path):
+    line = one_usage_line(run("serve", "--port", "abc", cwd=tmp_path))
+    assert "'--port'" in line and "integer" in line
+    assert "'--port'" in one_usage_line(run("serve", "--port", "99999", cwd=tmp_path))
+
+
+def test_a_malformed_date_is_one_line_and_exit_2(tmp_path):
+    assert "'--from'" in one_usage_line(run("export", "--out", "x", "--from", "2026-13-45", cwd=tmp_path))
+    assert "'--at'" in one_usage_line(run("replay", str(tmp_path.name), "--at", "yesterday", cwd=tmp_path))
+
+
+def test_checkpoint_on_an_unmigrated_store_says_to_migrate(tmp_path):
+    assert run("init", cwd=tmp_path).returncode == 0
+    result = run("checkpoint", cwd=tmp_path)
+    assert result.returncode == 2 and "govledger migrate" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_data_directory_that_cannot_be_made_is_one_line_naming_the_path(tmp_path):
+    (tmp_path / "a-file").write_text("not a directory")
+    result = run("init", cwd=tmp_path, GOVLEDGER_DATA_DIR=str(tmp_path / "a-file" / "data"))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("error [file_error]: ") and "a-file" in result.stderr
+
+
+def test_replaying_a_version_the_aggregate_never_reached_is_refused_instead_of_answering_the_latest(tmp_path):
+    from domain.users import user_id_for
+
+    for args in (["init"], ["migrate"], ["users", "create-admin", "alice"]):
+        assert run(*args, cwd=tmp_path).returncode == 0
+    alice = str(user_id_for("alice"))
+    assert '"username": "alice"' in run("replay", alice, "--version", "1", cwd=tmp_path).stdout
+    result = run("replay", alice, "--version", "50", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error [not_found]: ") and "has no version 50" in result.stderr
+
+
+def test_a_store_locked_by_another_writer_is_one_line_not_yoyos_break_lock_advice(tmp_path):
+    for args in (["init"], ["migrate"]):
+        assert run(*args, cwd=tmp_path).returncode == 0
+    writer = sqlite3.connect(tmp_path / "govledger-data" / "govledger.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        result = run("seal", "--once", cwd=tmp_path)
+    finally:
+        writer.rollback()
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("error [database_unavailable]: ") and "break-lock" not in result.stderr
+
+
+def test_a_database_url_naming_a_file_that_is_not_a_database_is_one_line(tmp_path):
+    (tmp_path / "applications.csv").write_text("id,income\n" * 200)
+    import time
+
+    for command in ("migrate", "checkpoint"):
+        started = time.monotonic()
+        result = run(command, cwd=tmp_path, GOVLEDGER_DATABASE_URL=f"sqlite:///{tmp_path / 'applications.csv'}")
+        assert time.monotonic() - started < 30, "refused only after waiting for the migration lock"
+        assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert result.stderr.startswith("error [database_unavailable]: ") and "file is not a database" in result.stderr
+
+
+def test_the_demo_refuses_to_invent_a_superadmin_in_production_mode(tmp_path):
+    key = tmp_path / "signing.key"
+    assert run("init", cwd=tmp_path, GOVLEDGER_SIGNING_KEY=str(key)).returncode == 0  # development: makes the key
+    result = run("demo", cwd=tmp_path, GOVLEDGER_MODE="production", GOVLEDGER_SIGNING_KEY=str(key))
+    assert result.returncode == 2 and result.stderr.startswith("error [config_invalid]: ") and "production" in result.stderr
+    assert not (tmp_path / "govledger-data" / "demo-admin.apikey").exists()
+    assert not (tmp_path / "govledger-data" / "govledger.db").exists()
+
+
+def test_a_path_with_a_newline_cannot_forge_a_second_line_of_output(tmp_path):
+    (tmp_path / "a-file").write_text("not a directory")
+    result = run("init", cwd=tmp_path, GOVLEDGER_DATA_DIR=str(tmp_path / "a-file" / "x\nOK: 0 events, chain intact"))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr

@@ -1,7 +1,7 @@
 """Batch-run evidence computed from real predictions on held-out data: performance, drift, fairness, explanations.
 
 Until the batch-inference worker exists, the demo and the tests record batch runs with these reports.
-Conventions of DESIGN.md §16: KS at p < 0.05 per numeric feature, PSI with 0.1 / 0.25 bands, dataset
+The usual batch-drift conventions: KS at p < 0.05 per numeric feature, PSI with 0.1 / 0.25 bands, dataset
 drift when ≥ 50% of features drift, the four-fifths rule on the disparate-impact ratio.
 """
 
