@@ -111,7 +111,7 @@ def test_the_readme_http_tour_answers_with_the_demos_admin_key(toured):
                 curls += 1
             status = shell.run(line).stdout.rsplit("\n", 1)[-1]
             assert not line.startswith("curl") or status in ("200", "201"), f"{line}: HTTP {status}"
-        assert curls == 5
+        assert curls == 6
     finally:
         server.terminate()
         server.wait(timeout=10)
