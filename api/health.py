@@ -12,8 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from domain.roles import Role
-from ledger.errors import WorkersUnhealthy
-from ledger.health import require_healthy_workers
+from ledger.health import WorkersUnhealthy, require_healthy_workers
 
 from .deps import Services
 from .errors import UNAVAILABLE

@@ -9,7 +9,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, event
 
 from ..access import Erasure
-from ..errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from ..errors import Conflict, InvalidInput, NotFound, PreconditionFailed, Unauthenticated
 from ..inputs import check_text
 from ..roles import Action, Actor, Role
 from ..users import (
@@ -151,8 +151,13 @@ class People(Service):
 
     @command(Action.MANAGE_USERS, "user", "username")
     def change_role(self, actor: Actor, username: str, role: str) -> Pending:
+        """Another user's role. A superadmin never changes their own: only a superadmin changes roles, so the one who
+        acts stays one, and the ledger can never be left without a superadmin (nor a key able to issue keys)."""
         user = self._user(username)
-        user.change_role(Role.parse(role), actor.username)
+        parsed = Role.parse(role)
+        if user.id == actor.user_id and parsed is not actor.role:
+            raise PreconditionFailed("a superadmin may not change their own role; another superadmin may")
+        user.change_role(parsed, actor.username)
         return pending(user, id=user.id)
 
     @command(Action.MANAGE_USERS, "user", "username")
