@@ -10,12 +10,13 @@ from fastapi import APIRouter, Query
 
 from projections.queries import AUDIT_COLUMNS, JOB_COLUMNS
 
+from .bodies import StrictJsonRoute
 from .deps import CurrentActor, ServicesDep
 from .errors import RESPONSES
 from .reading import AsOf, Cursor, Limit, Page, reading
 from .views import AuditEntry, JobPublic, with_position
 
-router = APIRouter(prefix="/v1", tags=["audit"], responses=RESPONSES)
+router = APIRouter(route_class=StrictJsonRoute, prefix="/v1", tags=["audit"], responses=RESPONSES)
 
 Filter = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]
 ACTIONS = Literal["manage_users", "train", "run_batch_inference", "edit_compliance", "configure_compliance", "approve",

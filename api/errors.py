@@ -78,7 +78,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, e: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                             + (f" ({err['ctx']['error']})" if err.get("type") == "json_invalid" and err.get("ctx") else "")
+                             for err in e.errors())
         return error(422, "invalid_request", problems)
 
     @app.exception_handler(StarletteHTTPException)

@@ -20,10 +20,11 @@ from prometheus_client.registry import Collector
 from ledger.health import worker_gauges, worker_statuses
 from projections.runner import tracked
 
+from .bodies import StrictJsonRoute
 from .deps import CurrentActor, Services
 from .errors import RESPONSES
 
-router = APIRouter(tags=["operations"], responses={k: v for k, v in RESPONSES.items() if k in (401, 503)})
+router = APIRouter(route_class=StrictJsonRoute, tags=["operations"], responses={k: v for k, v in RESPONSES.items() if k in (401, 503)})
 
 
 class LedgerCollector(Collector):

@@ -14,6 +14,7 @@ from domain.application import Recorded as Outcome
 from domain.errors import InvalidInput
 from projections.queries import DATASET_COLUMNS, MODEL_COLUMNS, VERSION_COLUMNS
 
+from .bodies import StrictJsonRoute
 from .deps import CurrentActor, ServicesDep
 from .errors import RESPONSES
 from .reading import AsOf, Cursor, Limit, Page, reading
@@ -34,7 +35,7 @@ from .views import (
     with_position,
 )
 
-router = APIRouter(prefix="/v1", tags=["registry"], responses=RESPONSES)
+router = APIRouter(route_class=StrictJsonRoute, prefix="/v1", tags=["registry"], responses=RESPONSES)
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 MAX_ARTIFACT = 64 * 1024 * 1024

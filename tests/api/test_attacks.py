@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def _auth(api, who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api.keys[who]}", "content-type": "application/json"}
@@ -29,3 +31,23 @@ def test_a_superadmin_still_changes_another_users_role(api):
     answer = api.client.put("/v1/users/aud/role", json={"role": "manager"}, headers=_auth(api, "root"))
     assert answer.status_code == 200, answer.text
     assert answer.json()["user"]["role"] == "manager"
+
+
+@pytest.mark.parametrize("body, why", [
+    (b'{"name": "first", "name": "second"}', "appears twice"),
+    (b'{"name": "n", "description": NaN}', "NaN"),
+    (b'{"name": "n", "description": Infinity}', "Infinity"),
+    (b'{"name": "n", "x": 1e400}', "too large"),
+    (b'{"name": "n", "x": ' + b"9" * 5000 + b"}", "digits"),
+    (b'{"name": "' + b"\xff\xfe" + b'"}', "UTF-8"),
+    (b'{"name": "n", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests too deep"),
+])
+def test_a_body_that_is_not_strict_json_is_422_invalid_request_and_appends_nothing(api, body, why):
+    """Duplicate keys (the last one won), NaN, 1e400, a 5000-digit number, invalid UTF-8, deep nesting: each was
+    taken as something, or answered an undocumented `400 http_error`."""
+    before = api.events()
+    answer = api.client.post("/v1/models", content=body, headers=_auth(api, "dana"))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] == "invalid_request"
+    assert why in answer.json()["error"]["message"]
+    assert api.events() == before
