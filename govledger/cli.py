@@ -306,7 +306,7 @@ def checkpoint() -> None:
 @app.command()
 def replay(
     aggregate_id: Annotated[str, typer.Argument(help="the aggregate's UUID")],
-    version: Annotated[int | None, typer.Option(min=1, help="replay up to this version")] = None,
+    version: Annotated[int | None, typer.Option(min=1, max=2**63 - 1, help="replay up to this version")] = None,
     at: Annotated[datetime | None, typer.Option(help="replay as of this time (ISO 8601, UTC if no zone)")] = None,
 ) -> None:
     """Print an aggregate as it was at a version or a point in time."""
@@ -352,13 +352,23 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except Exception as e:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
+    except OSError as e:  # a destination or input file the system refuses: say which and why, in one line
+        where = f" ({e.filename})" if e.filename else ""
+        err.print(escape(f"error [invalid_argument]: {e.strerror or type(e).__name__}{where}"), soft_wrap=True)
+        sys.exit(2)
+    except Exception as e:
+        if _usage_error(e):  # an unknown option, a value out of range, a missing argument: one line, exit 2
+            message = " ".join(str(e.format_message()).split())  # type: ignore[attr-defined]
+            err.print(escape(f"error [invalid_argument]: {message} (see --help)"), soft_wrap=True)
+            sys.exit(2)
         raise
+
+
+def _usage_error(e: Exception) -> bool:
+    """A usage error of click, or of the click that typer vendors (`typer._click`), which click's classes miss."""
+    import click
+
+    return isinstance(e, (click.ClickException, typer.TyperException)) and hasattr(e, "format_message")
 
 
 if __name__ == "__main__":

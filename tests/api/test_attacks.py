@@ -51,3 +51,30 @@ def test_a_body_that_is_not_strict_json_is_422_invalid_request_and_appends_nothi
     assert answer.json()["error"]["code"] == "invalid_request"
     assert why in answer.json()["error"]["message"]
     assert api.events() == before
+
+
+@pytest.mark.parametrize("args", [
+    ("seal", "--bogus"),
+    ("checkpoint", "extra"),
+    ("serve", "--port", "99999"),
+    ("replay", "00000000-0000-0000-0000-000000000000", "--version", "-1"),
+    ("replay", "00000000-0000-0000-0000-000000000000", "--version", "9" * 30),
+    ("replay", "00000000-0000-0000-0000-000000000000", "--at", "not-a-time"),
+    ("projections", "rebuild", "--until", "-5"),
+    ("export", "--out", "/dev/null/bundle", "--from-position", "0", "--to-position", "1"),
+])
+def test_a_cli_usage_error_is_one_line_and_exit_2_never_a_traceback(tmp_path, args):
+    """typer vendors its own click, whose usage errors the CLI's `click.ClickException` never caught: every bad
+    option printed a traceback and exited 1; an unwritable destination and a version beyond int64 did too."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
+    env["GOVLEDGER_DATA_DIR"] = str(tmp_path / "data")
+    subprocess.run([sys.executable, "-m", "govledger.cli", "init"], env=env, capture_output=True, check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "govledger.cli", "migrate"], env=env, capture_output=True, check=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "govledger.cli", *args], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error [invalid_argument]: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
