@@ -78,3 +78,22 @@ def test_a_cli_usage_error_is_one_line_and_exit_2_never_a_traceback(tmp_path, ar
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error [invalid_argument]: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize("path, params, status", [
+    ("/v1/models", {"as_of": "9999-12-31T23:59:59-14:00"}, 200),  # after every event: the latest state
+    ("/v1/audit-trail", {"as_of": "9999-12-31T23:59:59.999999-00:01"}, 200),
+    ("/v1/models", {"as_of": "0001-01-01T00:00:00+14:00"}, 400),  # before every event
+    ("/v1/audit-trail", {"until": "9999-12-31T23:59:59-14:00"}, 200),
+    ("/v1/audit-trail", {"since": "0001-01-01T00:00:00+14:00"}, 200),
+])
+def test_a_moment_whose_utc_reading_is_beyond_year_9999_or_before_year_1_is_no_server_error(api, path, params, status):
+    """Converting such a moment to UTC raised OverflowError: a 500, and uvicorn dropped the keep-alive connection."""
+    before = api.events()
+    answer = api.client.get(path, params=params, headers=_auth(api, "aud"))
+    assert answer.status_code == status, answer.text
+    if status == 400:
+        assert answer.json()["error"]["code"] == "invalid_argument"
+    else:
+        assert answer.json()["items"], "a moment after every event sees every event"
+    assert api.events() == before
