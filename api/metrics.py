@@ -46,6 +46,11 @@ class LedgerCollector(Collector):
         yield GaugeMetricFamily("govledger_projected_events", "events applied to the read models", value=projected)
 
 
+#: The methods counted by name; any other token a client sends as a method is counted as "other", so anonymous
+#: requests cannot add label series (memory, and a scrape that grows without bound) one invented method at a time.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+
+
 class Metrics:
     """Per-process request metrics (each API process is scraped as its own target)."""
 
@@ -72,8 +77,9 @@ class Metrics:
                 await app(scope, receive, sending)
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")  # the template, never the raw path
-                self.requests.labels(scope["method"], route, str(status["code"])).inc()
-                self.latency.labels(scope["method"], route).observe(time.perf_counter() - start)
+                method = scope["method"] if scope["method"] in METHODS else "other"  # a client may send any token
+                self.requests.labels(method, route, str(status["code"])).inc()
+                self.latency.labels(method, route).observe(time.perf_counter() - start)
 
         return measured
 

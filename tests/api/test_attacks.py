@@ -97,3 +97,12 @@ def test_a_moment_whose_utc_reading_is_beyond_year_9999_or_before_year_1_is_no_s
     else:
         assert answer.json()["items"], "a moment after every event sees every event"
     assert api.events() == before
+
+
+def test_invented_http_methods_cannot_grow_the_metrics_without_bound(api):
+    """Each request's method was a label as sent: an anonymous client inventing methods added series for ever."""
+    for n in range(20):
+        assert api.client.request(f"ATTACK{n:03d}", "/no-such-path").status_code in (404, 405)
+    scrape = api.client.get("/metrics", headers=_auth(api, "aud")).text
+    assert "ATTACK" not in scrape
+    assert 'method="other",route="unmatched"' in scrape
