@@ -106,3 +106,11 @@ def test_invented_http_methods_cannot_grow_the_metrics_without_bound(api):
     scrape = api.client.get("/metrics", headers=_auth(api, "aud")).text
     assert "ATTACK" not in scrape
     assert 'method="other",route="unmatched"' in scrape
+
+
+@pytest.mark.parametrize("as_of", ["9999-12-31T00:00:00+00:00\x00", "9999-12-31T00:00:00\x00", "２０２６-11-22"])
+def test_an_as_of_time_with_a_trailing_nul_or_other_unprintable_text_is_400(api, as_of):
+    """datetime.fromisoformat ignores a trailing NUL: such an as_of was answered as the time before it."""
+    answer = api.client.get("/v1/models", params={"as_of": as_of}, headers=_auth(api, "aud"))
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "invalid_argument"
