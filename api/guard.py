@@ -72,6 +72,8 @@ class Guard:
 
 
 def _authenticate(scope: dict[str, Any]) -> Any:
+    if sum(key.lower() == b"authorization" for key, _ in scope["headers"]) > 1:  # a proxy may read another than we do
+        raise Unauthenticated("send one Authorization header, not several")
     header = _header(scope, b"authorization") or ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

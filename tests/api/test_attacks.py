@@ -156,3 +156,14 @@ def test_an_invalid_request_message_is_bounded_however_long_the_key_it_quotes(ap
                              headers=_auth(api, "dana"))
     assert answer.status_code == 422, answer.text
     assert len(answer.json()["error"]["message"]) <= 2_001
+
+
+def test_two_authorization_headers_are_401_and_neither_key_is_used(api):
+    """The first header won: a proxy or log that reads the last one saw another caller than the ledger recorded."""
+    before = api.events()
+    headers = [("Authorization", f"Bearer {api.keys['aud']}"), ("Authorization", f"Bearer {api.keys['root']}")]
+    for first_root in (False, True):
+        answer = api.client.get("/v1/users", headers=list(reversed(headers)) if first_root else headers)
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"]["code"] == "unauthenticated"
+    assert api.events() == before
