@@ -172,6 +172,9 @@ class People(Service):
     def revoke_api_key(self, actor: Actor, key_id: str) -> Pending:
         key = self._get(api_key_id_for(check_text(key_id, "a key id", max_length=64)), ApiKey, "API key")
         user = self._get(key.user_id, User, "user")
+        if user.id == actor.user_id and not any(not k["revoked"] for kid, k in user.keys.items() if kid != key_id):
+            raise PreconditionFailed("this is your last API key: issue yourself another before revoking it, so a "
+                                     "superadmin can still act")
         key.revoke(actor.username)
         user.record_key_revoked(key_id, actor.username)
         return pending(key, user, id=user.id, key_id=key_id)

@@ -167,3 +167,18 @@ def test_two_authorization_headers_are_401_and_neither_key_is_used(api):
         assert answer.status_code == 401, answer.text
         assert answer.json()["error"]["code"] == "unauthenticated"
     assert api.events() == before
+
+
+def test_a_superadmin_revoking_their_own_last_key_is_refused_and_recorded_once(api):
+    """The only superadmin could revoke the key they were using: no one could manage users again."""
+    root = _auth(api, "root")
+    key_id = api.client.get("/v1/users/root/keys", headers=root).json()[0]["key_id"]
+    before = api.events()
+    answer = api.client.delete(f"/v1/keys/{key_id}", headers=root)
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"]["code"] == "precondition_failed"
+    assert api.events() == before + 1
+    assert api.client.get("/v1/users", headers=root).status_code == 200
+    spare = api.client.post("/v1/users/root/keys", json={"label": "spare"}, headers=root).json()["api_key"]
+    assert api.client.delete(f"/v1/keys/{key_id}", headers=root).status_code == 200  # with another key it may
+    assert api.client.get("/v1/users", headers={"Authorization": f"Bearer {spare}"}).status_code == 200
