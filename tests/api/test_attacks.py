@@ -182,3 +182,27 @@ def test_a_superadmin_revoking_their_own_last_key_is_refused_and_recorded_once(a
     spare = api.client.post("/v1/users/root/keys", json={"label": "spare"}, headers=root).json()["api_key"]
     assert api.client.delete(f"/v1/keys/{key_id}", headers=root).status_code == 200  # with another key it may
     assert api.client.get("/v1/users", headers={"Authorization": f"Bearer {spare}"}).status_code == 200
+
+
+@pytest.mark.parametrize("who", ["aud", "mia", "cora", "root"])
+def test_an_upload_from_a_role_that_may_not_upload_gets_the_ordinary_body_bound(api, who):
+    """Any authenticated caller, an auditor included, could make the server read and parse a 96 MiB artifact body
+    before the command refused their role: the upload bound is for the roles that may upload."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.deps import Services
+    from api.guard import Limits
+
+    services = api.client.app.state.services
+    client = TestClient(create_app(Services(services.governance, services.db, services.verifier),
+                                   limits=Limits(body=4096, upload=64 * 1024, body_timeout=5)))
+    model = api.get("/v1/models", "root").json()["items"][0]["model_id"]
+    upload = _version_body(api, artifact_base64="A" * 20_000)
+    before = api.events()
+    answer = client.post(f"/v1/models/{model}/versions", json=upload, headers=_auth(api, who))
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["error"]["code"] == "body_too_large"
+    assert api.events() == before
+    judged = client.post(f"/v1/models/{model}/versions", json=upload, headers=_auth(api, "dana"))
+    assert judged.status_code == 422, judged.text  # a data scientist's upload is read and judged
