@@ -74,7 +74,7 @@ def test_a_cli_usage_error_is_one_line_and_exit_2_never_a_traceback(tmp_path, ar
     env["GOVLEDGER_DATA_DIR"] = str(tmp_path / "data")
     subprocess.run([sys.executable, "-m", "govledger.cli", "init"], env=env, capture_output=True, check=True, timeout=120)
     subprocess.run([sys.executable, "-m", "govledger.cli", "migrate"], env=env, capture_output=True, check=True, timeout=120)
-    result = subprocess.run([sys.executable, "-m", "govledger.cli", *args], env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "govledger.cli", *args], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error [invalid_argument]: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -206,3 +206,27 @@ def test_an_upload_from_a_role_that_may_not_upload_gets_the_ordinary_body_bound(
     assert api.events() == before
     judged = client.post(f"/v1/models/{model}/versions", json=upload, headers=_auth(api, "dana"))
     assert judged.status_code == 422, judged.text  # a data scientist's upload is read and judged
+
+
+def test_an_erased_users_email_cannot_be_confirmed_from_the_idempotency_hash_in_the_ledger(api):
+    """The request hash of `POST /v1/users` was a plain SHA-256 of the command and its arguments, e-mail included,
+    recorded for ever: after the erasure anyone holding the ledger could confirm a guessed address offline."""
+    from domain.services.idempotency import IdempotentRequest, request_hash
+
+    root = {**_auth(api, "root"), "Idempotency-Key": "create-erin"}
+    body = {"username": "erin", "role": "auditor", "email": "erin@example.com"}
+    created = api.client.post("/v1/users", json=body, headers=root)
+    assert created.status_code == 201, created.text
+    again = api.client.post("/v1/users", json=body, headers=root)  # a retry is still recognised
+    assert again.status_code == 201 and again.json()["position"] == created.json()["position"]
+    other = api.client.post("/v1/users", json={**body, "email": "someone@example.com"}, headers=root)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+    user_id = created.json()["user"]["user_id"]
+    assert api.client.post(f"/v1/subjects/{user_id}/erasure", json={"reason": "GDPR-1"},
+                           headers=_auth(api, "root")).status_code == 200
+
+    recorded = api.app.repository.get(IdempotentRequest.create_id(api.app.authenticate(api.keys["root"]).user_id,
+                                                                  "create-erin"))
+    guess = request_hash("create_user", {"username": "erin", "role": "auditor", "email": "erin@example.com"})
+    assert recorded.request_hash != guess
+    assert "erin@example.com" not in str(vars(recorded))
