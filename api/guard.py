@@ -67,6 +67,8 @@ class Guard:
             except Exception as e:  # every refusal or fault becomes its JSON answer, the body unread
                 return await answer(e, f"{method} {path}")(scope, receive, send)
             scope.setdefault("state", {})["actor"] = actor
+        if sum(key.lower() == b"idempotency-key" for key, _ in scope["headers"]) > 1:  # which one would a retry repeat?
+            return await error(422, "invalid_request", "send one Idempotency-Key header, not several")(scope, receive, send)
         upload = actor is not None and any(m == method and p.match(path) and allowed(actor.role, action)
                                            for m, p, action in _UPLOADS)
         limit = self.limits.upload if upload else self.limits.body

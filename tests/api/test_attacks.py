@@ -230,3 +230,13 @@ def test_an_erased_users_email_cannot_be_confirmed_from_the_idempotency_hash_in_
     guess = request_hash("create_user", {"username": "erin", "role": "auditor", "email": "erin@example.com"})
     assert recorded.request_hash != guess
     assert "erin@example.com" not in str(vars(recorded))
+
+
+def test_two_idempotency_key_headers_are_422_and_record_nothing(api):
+    """One of two keys was taken silently: a retry through a proxy that kept the other one ran the command again."""
+    before = api.events()
+    headers = [*_auth(api, "dana").items(), ("Idempotency-Key", "first-key"), ("Idempotency-Key", "second-key")]
+    answer = api.client.post("/v1/models", json={"name": "twice"}, headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] == "invalid_request"
+    assert api.events() == before
