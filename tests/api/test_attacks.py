@@ -57,6 +57,7 @@ def test_a_body_that_is_not_strict_json_is_422_invalid_request_and_appends_nothi
     ("seal", "--bogus"),
     ("checkpoint", "extra"),
     ("serve", "--port", "99999"),
+    ("serve", "--host", "no-such-host.invalid", "--port", "8799"),
     ("replay", "00000000-0000-0000-0000-000000000000", "--version", "-1"),
     ("replay", "00000000-0000-0000-0000-000000000000", "--version", "9" * 30),
     ("replay", "00000000-0000-0000-0000-000000000000", "--at", "not-a-time"),
@@ -240,3 +241,22 @@ def test_two_idempotency_key_headers_are_422_and_record_nothing(api):
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["code"] == "invalid_request"
     assert api.events() == before
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_exit_2(tmp_path):
+    """uvicorn logged the bind error among its start-up lines and exited 3."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
+    env["GOVLEDGER_DATA_DIR"] = str(tmp_path / "data")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = subprocess.run([sys.executable, "-m", "govledger.cli", "serve", "--port", port], env=env,
+                                capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error [invalid_argument]: cannot listen on 127.0.0.1:") and len(result.stderr.strip().splitlines()) == 1
