@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from projections.queries import AUDIT_COLUMNS, JOB_COLUMNS
+from projections.queries import AUDIT_COLUMNS, JOB_COLUMNS, utc_text
 
+from .bodies import StrictJsonRoute
 from .deps import CurrentActor, ServicesDep
 from .errors import RESPONSES
 from .reading import AsOf, Cursor, Limit, Page, reading
 from .views import AuditEntry, JobPublic, with_position
 
-router = APIRouter(prefix="/v1", tags=["audit"], responses=RESPONSES)
+router = APIRouter(route_class=StrictJsonRoute, prefix="/v1", tags=["audit"], responses=RESPONSES)
 
 Filter = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]
 ACTIONS = Literal["manage_users", "train", "run_batch_inference", "edit_compliance", "configure_compliance", "approve",
@@ -23,7 +24,7 @@ ACTIONS = Literal["manage_users", "train", "run_batch_inference", "edit_complian
 
 
 def _utc(moment: datetime) -> str:
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+    return utc_text(moment)
 
 
 @router.get("/audit-trail", response_model=Page[AuditEntry])

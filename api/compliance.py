@@ -10,6 +10,7 @@ from pydantic import Field
 
 from projections.compliance import MODEL_INPUTS, score_view, scores
 
+from .bodies import StrictJsonRoute
 from .deps import CurrentActor, ServicesDep
 from .errors import RESPONSES
 from .reading import AsOf, Cursor, Limit, Page, reading
@@ -24,7 +25,7 @@ from .views import (
     model_view,
 )
 
-router = APIRouter(prefix="/v1", tags=["compliance"], responses=RESPONSES)
+router = APIRouter(route_class=StrictJsonRoute, prefix="/v1", tags=["compliance"], responses=RESPONSES)
 
 SectionName = Literal["model_info", "domain_context", "fairness_bias", "provenance", "consent", "risk_classification",
                       "performance", "explainability", "drift_monitoring", "approvals", "deployment", "audit_logging"]

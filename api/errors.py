@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.errors import DomainError
+from domain.errors import DomainError, printable
 from ledger.errors import LedgerError
 
 STATUS = {
@@ -78,8 +78,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, e: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
-        return error(422, "invalid_request", problems)
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                             + (f" ({err['ctx']['error']})" if err.get("type") == "json_invalid" and err.get("ctx") else "")
+                             for err in e.errors())
+        return error(422, "invalid_request", printable(problems, 2_000))  # locations quote the caller's keys
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:

@@ -16,10 +16,11 @@ from domain.roles import Action
 from ledger.export import export_bundle
 from ledger.slices import choose
 
+from .bodies import StrictJsonRoute
 from .deps import CurrentActor, ServicesDep
 from .errors import RESPONSES
 
-router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=RESPONSES)
+router = APIRouter(route_class=StrictJsonRoute, prefix="/v1/exports", tags=["exports"], responses=RESPONSES)
 
 
 @router.get("", response_class=FileResponse, responses={200: {"content": {"application/gzip": {}}, "description": "the bundle"}})

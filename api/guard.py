@@ -15,14 +15,17 @@ import anyio
 from starlette.concurrency import run_in_threadpool
 
 from domain.errors import Unauthenticated
+from domain.roles import Action, allowed
 from ledger.settings import MIB, Settings
 
 from .errors import answer, error
 
 #: The largest request line plus headers that the server (h11) buffers.
 HEADER_LIMIT = 16 * 1024
-#: Routes whose bodies are uploads (model artifacts; dataset files): bounded by Limits.upload, not Limits.body.
-UPLOADS = (("POST", "/v1/models/{model_id}/versions"), ("POST", "/v1/datasets/uploads"))
+#: Routes whose bodies are uploads (model artifacts; dataset files), and the action they need: bounded by Limits.upload
+#: for a caller whose role may take that action, by Limits.body for anyone else (whose upload would only be refused,
+#: after the server had read and parsed up to 96 MiB of it).
+UPLOADS = (("POST", "/v1/models/{model_id}/versions", Action.TRAIN), ("POST", "/v1/datasets/uploads", Action.TRAIN))
 #: Paths that need an API key; /healthz, /readyz and the documentation do not.
 AUTHENTICATED = re.compile(r"^/(v1/|metrics$)")
 
@@ -42,7 +45,7 @@ def _pattern(template: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$")
 
 
-_UPLOADS = [(method, _pattern(template)) for method, template in UPLOADS]
+_UPLOADS = [(method, _pattern(template), action) for method, template, action in UPLOADS]
 
 
 class Guard:
@@ -57,13 +60,17 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         method, path = scope["method"], scope["path"]
+        actor = None
         if AUTHENTICATED.match(path):
             try:
                 actor = await run_in_threadpool(_authenticate, scope)
             except Exception as e:  # every refusal or fault becomes its JSON answer, the body unread
                 return await answer(e, f"{method} {path}")(scope, receive, send)
             scope.setdefault("state", {})["actor"] = actor
-        upload = any(m == method and p.match(path) for m, p in _UPLOADS)
+        if sum(key.lower() == b"idempotency-key" for key, _ in scope["headers"]) > 1:  # which one would a retry repeat?
+            return await error(422, "invalid_request", "send one Idempotency-Key header, not several")(scope, receive, send)
+        upload = actor is not None and any(m == method and p.match(path) and allowed(actor.role, action)
+                                           for m, p, action in _UPLOADS)
         limit = self.limits.upload if upload else self.limits.body
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
@@ -72,6 +79,8 @@ class Guard:
 
 
 def _authenticate(scope: dict[str, Any]) -> Any:
+    if sum(key.lower() == b"authorization" for key, _ in scope["headers"]) > 1:  # a proxy may read another than we do
+        raise Unauthenticated("send one Authorization header, not several")
     header = _header(scope, b"authorization") or ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

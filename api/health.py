@@ -14,10 +14,11 @@ from pydantic import BaseModel
 from domain.roles import Role
 from ledger.health import WorkersUnhealthy, require_healthy_workers
 
+from .bodies import StrictJsonRoute
 from .deps import Services
 from .errors import UNAVAILABLE
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=StrictJsonRoute, tags=["operations"])
 log = logging.getLogger("govledger.api")
 
 #: How long readiness waits for a pooled database connection: a pool whose every connection is stuck is not ready.

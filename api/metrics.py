@@ -20,10 +20,11 @@ from prometheus_client.registry import Collector
 from ledger.health import worker_gauges, worker_statuses
 from projections.runner import tracked
 
+from .bodies import StrictJsonRoute
 from .deps import CurrentActor, Services
 from .errors import RESPONSES
 
-router = APIRouter(tags=["operations"], responses={k: v for k, v in RESPONSES.items() if k in (401, 503)})
+router = APIRouter(route_class=StrictJsonRoute, tags=["operations"], responses={k: v for k, v in RESPONSES.items() if k in (401, 503)})
 
 
 class LedgerCollector(Collector):
@@ -43,6 +44,11 @@ class LedgerCollector(Collector):
         yield GaugeMetricFamily("govledger_ledger_events", "events recorded in the ledger", value=events)
         yield GaugeMetricFamily("govledger_sealed_events", "events covered by the latest signed checkpoint", value=sealed)
         yield GaugeMetricFamily("govledger_projected_events", "events applied to the read models", value=projected)
+
+
+#: The methods counted by name; any other token a client sends as a method is counted as "other", so anonymous
+#: requests cannot add label series (memory, and a scrape that grows without bound) one invented method at a time.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 
 
 class Metrics:
@@ -71,8 +77,9 @@ class Metrics:
                 await app(scope, receive, sending)
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")  # the template, never the raw path
-                self.requests.labels(scope["method"], route, str(status["code"])).inc()
-                self.latency.labels(scope["method"], route).observe(time.perf_counter() - start)
+                method = scope["method"] if scope["method"] in METHODS else "other"  # a client may send any token
+                self.requests.labels(method, route, str(status["code"])).inc()
+                self.latency.labels(method, route).observe(time.perf_counter() - start)
 
         return measured
 

@@ -8,12 +8,13 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import Field, FiniteFloat, NonNegativeInt, PositiveInt
+from pydantic import AllowInfNan, Field, NonNegativeInt, PositiveInt, Strict, StrictBool
 
 from domain.application import Recorded as Outcome
 from domain.errors import InvalidInput
 from projections.queries import DATASET_COLUMNS, MODEL_COLUMNS, VERSION_COLUMNS
 
+from .bodies import StrictJsonRoute
 from .deps import CurrentActor, ServicesDep
 from .errors import RESPONSES
 from .reading import AsOf, Cursor, Limit, Page, reading
@@ -34,9 +35,11 @@ from .views import (
     with_position,
 )
 
-router = APIRouter(prefix="/v1", tags=["registry"], responses=RESPONSES)
+router = APIRouter(route_class=StrictJsonRoute, prefix="/v1", tags=["registry"], responses=RESPONSES)
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+#: A metric is a JSON number: `true` and `"0.7"` are evidence of nothing, not 1.0 and 0.7.
+Metric = Annotated[float, Strict(), AllowInfNan(False)]
 MAX_ARTIFACT = 64 * 1024 * 1024
 VERSION_KEYS = {"model_id": str, "number": int}
 
@@ -141,7 +144,7 @@ class VersionIn(Body):
     artifact_base64: Annotated[str, Field(description="the skops artifact, base64", max_length=MAX_ARTIFACT * 4 // 3 + 4)]
     sha256: Sha256
     estimator: Name
-    metrics: dict[Name, FiniteFloat] = Field(min_length=1)
+    metrics: dict[Name, Metric] = Field(min_length=1)
     input_schema: dict[Name, Literal["integer", "float", "string", "boolean", "category", "datetime"]] = Field(min_length=1)
     target: Name
     dataset_ids: list[UUID] = Field(min_length=1, max_length=1000)
@@ -176,11 +179,11 @@ def export_to_staging(services: ServicesDep, actor: CurrentActor, version_id: UU
 class BatchRunIn(Body):
     run_id: Name
     rows: PositiveInt
-    metrics: dict[Name, FiniteFloat] = Field(min_length=1)
+    metrics: dict[Name, Metric] = Field(min_length=1)
     report_hashes: dict[Name, Sha256] = Field(description="SHA-256 of each report: predictions, drift, explanations, fairness, performance")
-    drift_share: Annotated[float, Field(ge=0, le=1)]
-    drift_detected: bool
-    fairness_breach: bool
+    drift_share: Annotated[Metric, Field(ge=0, le=1)]
+    drift_detected: StrictBool  # "no" and 0 are not false: evidence says true or false
+    fairness_breach: StrictBool
 
 
 @router.post("/versions/{version_id}/batch-runs", response_model=VersionRecorded, status_code=201)

@@ -115,6 +115,8 @@ def _as_of(conn: Any, param: str, as_of: str) -> int:
     if as_of.isascii() and as_of.isdigit():
         return int(as_of)
     try:
+        if not (as_of.isascii() and as_of.isprintable()):  # fromisoformat takes a time followed by a NUL
+            raise ValueError(as_of)
         if DATE.fullmatch(as_of):
             moment = datetime.combine(date.fromisoformat(as_of), time.max, tzinfo=UTC)
         else:

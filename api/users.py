@@ -11,12 +11,13 @@ from domain.roles import Action
 from domain.users import user_id_for
 from projections.queries import USER_COLUMNS
 
+from .bodies import StrictJsonRoute
 from .deps import CurrentActor, ServicesDep
 from .errors import RESPONSES
 from .reading import AsOf, Cursor, Limit, Page, reading
 from .views import Body, IdempotencyKey, Name, Recorded, Text, UserPublic
 
-router = APIRouter(prefix="/v1", tags=["users"], responses=RESPONSES)
+router = APIRouter(route_class=StrictJsonRoute, prefix="/v1", tags=["users"], responses=RESPONSES)
 
 Username = Annotated[str, Path(max_length=64)]
 RoleName = Literal["superadmin", "manager", "compliance_manager", "data_scientist", "auditor"]

@@ -144,6 +144,7 @@ def serve(
     from api.app import create_app
     from api.guard import HEADER_LIMIT, Limits
 
+    _can_listen(host, port)
     ledger = Ledger()
     require_current(ledger.db)
     s = ledger.settings
@@ -152,6 +153,20 @@ def serve(
     # limit new requests get 503 at once. The body's own deadline is the application's (api.guard).
     uvicorn.run(app, host=host, port=port, log_level="info", http="h11", h11_max_incomplete_event_size=HEADER_LIMIT,
                 timeout_keep_alive=s.http_keep_alive, limit_concurrency=s.http_max_connections)
+
+
+def _can_listen(host: str, port: int) -> None:
+    """An unknown host or a port in use is a bad argument, said in one line (uvicorn logged it and exited 3)."""
+    import socket
+
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no obstacle
+            probe.bind(address)
+    except (OSError, UnicodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+        raise InvalidArgument(f"cannot listen on {host}:{port}: {reason}") from None
 
 
 keys = typer.Typer(no_args_is_help=True, help="The sealer's signing key pair.")
@@ -329,7 +344,7 @@ def checkpoint() -> None:
 @app.command()
 def replay(
     aggregate_id: Annotated[str, typer.Argument(metavar="ID", help="the aggregate's UUID")],
-    version: Annotated[int | None, typer.Option(min=1, help="replay up to this version")] = None,
+    version: Annotated[int | None, typer.Option(min=1, max=2**63 - 1, help="replay up to this version")] = None,
     at: Annotated[datetime | None, typer.Option(help="replay as of this time (ISO 8601, UTC if no zone)")] = None,
 ) -> None:
     """Print an aggregate as it was at a version or a point in time."""

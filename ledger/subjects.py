@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import sqlite3
 from contextlib import AbstractContextManager, closing
@@ -86,6 +88,14 @@ class SubjectVault:
             return AESGCM(key).decrypt(raw[:12], raw[12:], subject.encode()).decode()
         except InvalidTag:
             raise InvalidArgument(f"a token of subject {subject} does not decrypt: it was altered") from None
+
+    def digest(self, subject: str, text: str) -> str:
+        """HMAC-SHA256 of `text` under the subject's key (made if need be), hex: unverifiable once the key is erased."""
+        subject = self._check(subject)
+        with self._connect() as conn:
+            key = self._key(conn, subject, create=True)
+        assert key is not None
+        return hmac.new(key, text.encode("utf-8", "backslashreplace"), hashlib.sha256).hexdigest()
 
     def knows(self, subject: str) -> bool:
         """Whether a key is held for `subject` (anything that is not a subject id is not known)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import MAXYEAR, UTC, datetime
 from typing import Any
 
 JSON_COLUMNS = frozenset({"dataset_ids", "metrics", "sections", "result", "applicable", "mandatory", "last_run", "decision"})
@@ -81,9 +81,21 @@ AUDIT_COLUMNS = "notification_id, recorded_at, aggregate_id, event_type, action,
 JOB_COLUMNS = "job_id, kind, status, version_id, model_id, requested_by, rows_scored, result, recorded_at, valid_from"
 
 
+def utc_text(moment: datetime) -> str:
+    """`moment` (UTC if it names no zone) as the UTC text recorded_at is compared with. A moment whose UTC reading
+    falls outside years 1 to 9999 (9999-12-31T23:59-14:00, 0001-01-01T00:00+14:00) is the last or first moment
+    there is: after, or before, every event, rather than an OverflowError."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        at = aware.astimezone(UTC)
+    except OverflowError:
+        at = (datetime.max if aware.year == MAXYEAR else datetime.min).replace(tzinfo=UTC)
+    return at.isoformat(timespec="microseconds")
+
+
 def position_at(conn: Any, param: str, moment: datetime) -> int:
     """The last notification id n such that every event up to n was recorded at or before `moment` (0 if none)."""
-    at = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+    at = utc_text(moment)
     row = conn.execute(f"SELECT notification_id FROM audit_trail WHERE recorded_by <= {param}"
                        " ORDER BY recorded_by DESC, notification_id DESC LIMIT 1", (at,)).fetchone()
     return int(row[0]) if row else 0

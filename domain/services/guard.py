@@ -154,7 +154,13 @@ class Service(Application[UUID]):
     def _request(self, actor: Actor, key: str | None, command: str, arguments: dict[str, Any]) -> Request | None:
         if key is None:
             return None
-        return Request(actor.user_id, key, command, request_hash(command, arguments), self.recorder.max_notification_id() or 0)
+        hashed = request_hash(command, self._hashable(command, arguments))
+        return Request(actor.user_id, key, command, hashed, self.recorder.max_notification_id() or 0)
+
+    def _hashable(self, command: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The arguments as a request's hash covers them. The hash is recorded for ever, so a service whose commands
+        take personal data replaces it here with something an erasure makes unverifiable."""
+        return arguments
 
     def _earlier(self, request: Request | None) -> IdempotentRequest | None:
         if request is None:

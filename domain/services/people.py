@@ -9,7 +9,13 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, event
 
 from ..access import Erasure
-from ..errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from ..errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    Unauthenticated,
+)
 from ..inputs import check_text
 from ..roles import Action, Actor, Role
 from ..users import (
@@ -40,6 +46,10 @@ class Vault(Protocol):
 
     def knows(self, subject: str) -> bool:
         """Whether the vault holds a key for `subject`."""
+        ...
+
+    def digest(self, subject: str, text: str) -> str:
+        """A MAC of `text` under the subject's key (made if need be): unverifiable once the key is destroyed."""
         ...
 
 
@@ -77,6 +87,19 @@ class People(Service):
         key, token = _new_key(user, "bootstrap", issued_by=username)
         position = self._save([user, key, Installation(user.id)], None)
         return Recorded(position, user.id, key.key_id, api_key=token)
+
+    def _hashable(self, command: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """An e-mail is hashed for an idempotent request only under its user's subject key: a plain SHA-256 of the
+        request, recorded for ever, would let anyone holding the ledger (or a bundle) confirm a guessed address of
+        a user long after the erasure of their personal data."""
+        email = arguments.get("email") if command == "create_user" else None
+        if email is None:
+            return arguments
+        if self.vault is None:  # the command refuses an e-mail without a vault anyway
+            return {**arguments, "email": "[no vault]"}
+        check_text(email, "an e-mail address", max_length=MAX_EMAIL)
+        subject = str(user_id_for(check_username(arguments["username"])))
+        return {**arguments, "email": "mac:" + self.vault.digest(subject, email)}
 
     def is_installed(self) -> bool:
         """Whether the first superadmin exists."""
@@ -151,8 +174,13 @@ class People(Service):
 
     @command(Action.MANAGE_USERS, "user", "username")
     def change_role(self, actor: Actor, username: str, role: str) -> Pending:
+        """Another user's role. A superadmin never changes their own: only a superadmin changes roles, so the one who
+        acts stays one, and the ledger can never be left without a superadmin (nor a key able to issue keys)."""
         user = self._user(username)
-        user.change_role(Role.parse(role), actor.username)
+        parsed = Role.parse(role)
+        if user.id == actor.user_id and parsed is not actor.role:
+            raise PreconditionFailed("a superadmin may not change their own role; another superadmin may")
+        user.change_role(parsed, actor.username)
         return pending(user, id=user.id)
 
     @command(Action.MANAGE_USERS, "user", "username")
@@ -167,6 +195,9 @@ class People(Service):
     def revoke_api_key(self, actor: Actor, key_id: str) -> Pending:
         key = self._get(api_key_id_for(check_text(key_id, "a key id", max_length=64)), ApiKey, "API key")
         user = self._get(key.user_id, User, "user")
+        if user.id == actor.user_id and not any(not k["revoked"] for kid, k in user.keys.items() if kid != key_id):
+            raise PreconditionFailed("this is your last API key: issue yourself another before revoking it, so a "
+                                     "superadmin can still act")
         key.revoke(actor.username)
         user.record_key_revoked(key_id, actor.username)
         return pending(key, user, id=user.id, key_id=key_id)
