@@ -154,10 +154,10 @@ class Service(Application[UUID]):
     def _request(self, actor: Actor, key: str | None, command: str, arguments: dict[str, Any]) -> Request | None:
         if key is None:
             return None
-        hashed = request_hash(command, self._hashable(command, arguments))
+        hashed = request_hash(command, self._hashable(actor, command, arguments))
         return Request(actor.user_id, key, command, hashed, self.recorder.max_notification_id() or 0)
 
-    def _hashable(self, command: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    def _hashable(self, actor: Actor, command: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """The arguments as a request's hash covers them. The hash is recorded for ever, so a service whose commands
         take personal data replaces it here with something an erasure makes unverifiable."""
         return arguments

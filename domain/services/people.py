@@ -17,7 +17,7 @@ from ..errors import (
     Unauthenticated,
 )
 from ..inputs import check_text
-from ..roles import Action, Actor, Role
+from ..roles import Action, Actor, Role, allowed
 from ..users import (
     NAMESPACE,
     ApiKey,
@@ -88,13 +88,17 @@ class People(Service):
         position = self._save([user, key, Installation(user.id)], None)
         return Recorded(position, user.id, key.key_id, api_key=token)
 
-    def _hashable(self, command: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    def _hashable(self, actor: Actor, command: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """An e-mail is hashed for an idempotent request only under its user's subject key: a plain SHA-256 of the
         request, recorded for ever, would let anyone holding the ledger (or a bundle) confirm a guessed address of
-        a user long after the erasure of their personal data."""
+        a user long after the erasure of their personal data. A caller who may not create users is refused
+        whatever the address, so theirs is not hashed at all: the keyed hash would make a subject key, a write
+        that a refused caller must not cause."""
         email = arguments.get("email") if command == "create_user" else None
         if email is None:
             return arguments
+        if not allowed(actor.role, Action.MANAGE_USERS):
+            return {**arguments, "email": "[refused]"}
         if self.vault is None:  # the command refuses an e-mail without a vault anyway
             return {**arguments, "email": "[no vault]"}
         check_text(email, "an e-mail address", max_length=MAX_EMAIL)

@@ -234,6 +234,21 @@ def test_an_erased_users_email_cannot_be_confirmed_from_the_idempotency_hash_in_
     assert "erin@example.com" not in str(vars(recorded))
 
 
+def test_a_refused_user_creation_with_an_email_and_an_idempotency_key_makes_no_subject_key(api):
+    """The request's hash keyed the e-mail under the new user's subject key, made before the role was checked: a
+    manager, refused, still made the service write a key for a user that never existed."""
+    from domain.users import user_id_for
+
+    headers = {**_auth(api, "mia"), "Idempotency-Key": "sneaky-user"}
+    body = {"username": "ghost", "role": "auditor", "email": "ghost@example.com"}
+    before = api.events()
+    for _ in range(2):  # the retry answers the same refusal, recorded once
+        answer = api.client.post("/v1/users", json=body, headers=headers)
+        assert answer.status_code == 403 and answer.json()["error"]["code"] == "forbidden", answer.text
+    assert api.events() == before + 2  # one AccessDenied and its idempotency record
+    assert not api.app.vault.knows(str(user_id_for("ghost")))
+
+
 def test_two_idempotency_key_headers_are_422_and_record_nothing(api):
     """One of two keys was taken silently: a retry through a proxy that kept the other one ran the command again."""
     before = api.events()
