@@ -11,12 +11,13 @@ from .services.compliance import Compliance
 from .services.guard import Recorded
 from .services.lifecycle import ArtifactStore, Lifecycle
 from .services.people import People, Vault
+from .services.training import Training
 
 __all__ = ["ArtifactStore", "Governance", "Recorded", "Vault"]
 
 
-class Governance(People, Lifecycle, Compliance):
-    """Users and keys, the model lifecycle and compliance, hosted by one application."""
+class Governance(People, Lifecycle, Compliance, Training):
+    """Users and keys, the model lifecycle, compliance and training, hosted by one application."""
 
     name = "Ledger"
 

@@ -33,6 +33,19 @@ def check_schema(schema: Any) -> dict[str, str]:
     return dict(schema)
 
 
+#: How a dataset arrived: a CSV upload, a file the operator named, a query on a registered connection, an S3 object.
+SOURCE_KINDS = frozenset({"upload", "file", "query", "s3"})
+
+
+def check_profile(profile: Any, schema: dict[str, str]) -> dict[str, Any]:
+    """A profile describes each column of the schema, and nothing else."""
+    if not isinstance(profile, dict) or set(profile) != set(schema):
+        raise InvalidInput("a dataset's profile describes exactly the columns of its schema")
+    if not all(isinstance(stats, dict) for stats in profile.values()):
+        raise InvalidInput("a dataset's profile maps each column to its statistics")
+    return dict(profile)
+
+
 def check_registration(name: str, source: str, schema: Any, row_count: Any, content_hash: str) -> None:
     check_text(name, "a dataset's name", max_length=200)
     check_text(source, "a dataset's source (a file, query or object URL)", max_length=2_000)
@@ -47,15 +60,25 @@ class Dataset(Aggregate):
     """A registered dataset. Its content hash pins exactly which bytes a model saw."""
 
     @event("Registered")
-    def __init__(self, name: str, source: str, schema: dict[str, str], row_count: int, content_hash: str, registered_by: str) -> None:
+    def __init__(self, name: str, source: str, schema: dict[str, str], row_count: int, content_hash: str, registered_by: str,
+                 source_kind: str | None = None, profile: dict[str, Any] | None = None, snapshot: bool = False) -> None:
         self.name = name
         self.source = source
         self.schema = schema
         self.row_count = row_count
         self.content_hash = content_hash
         self.registered_by = registered_by
+        self.source_kind = source_kind
+        self.profile = profile
+        # True when the bytes the hash names are kept in the artifact store, so a job can train on exactly them.
+        self.snapshot = snapshot
 
     @classmethod
-    def register(cls, *, name: str, source: str, schema: dict[str, str], row_count: int, content_hash: str, registered_by: str) -> Dataset:
+    def register(cls, *, name: str, source: str, schema: dict[str, str], row_count: int, content_hash: str, registered_by: str,
+                 source_kind: str | None = None, profile: dict[str, Any] | None = None, snapshot: bool = False) -> Dataset:
         check_registration(name, source, schema, row_count, content_hash)
-        return cls(name, source, dict(schema), row_count, content_hash, registered_by)
+        if source_kind is not None and source_kind not in SOURCE_KINDS:
+            raise InvalidInput(f"a dataset's source kind is one of {', '.join(sorted(SOURCE_KINDS))}")
+        if profile is not None:
+            profile = check_profile(profile, schema)
+        return cls(name, source, dict(schema), row_count, content_hash, registered_by, source_kind, profile, bool(snapshot))

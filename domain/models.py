@@ -128,7 +128,10 @@ class ModelVersion(TimedAggregate):
     @event("Imported")
     def __init__(self, model_id: UUID, number: int, artifact_hash: str, artifact_format: str, estimator: str,
                  metrics: dict[str, float], input_schema: dict[str, str], target: str, dataset_ids: list[UUID],
-                 trained_by: UUID, trained_by_name: str) -> None:
+                 trained_by: UUID, trained_by_name: str, job_id: UUID | None = None, task: str | None = None,
+                 feature_domains: dict[str, Any] | None = None, baseline: dict[str, Any] | None = None,
+                 leaderboard: list[dict[str, Any]] | None = None, protected_attributes: list[str] | None = None,
+                 classes: list[Any] | None = None) -> None:
         self.model_id = model_id
         self.number = number
         self.artifact_hash = artifact_hash
@@ -140,15 +143,68 @@ class ModelVersion(TimedAggregate):
         self.dataset_ids = dataset_ids
         self.trained_by = trained_by
         self.trained_by_name = trained_by_name
+        # What a version trained here also carries (an imported one has none of it): the job that trained it, the
+        # observed domain of each input, the reference distributions drift is measured against, the search's
+        # leaderboard, the attributes kept out of the features for fairness checks, and the classes it predicts.
+        self.job_id = job_id
+        self.task = task
+        self.feature_domains = feature_domains or {}
+        self.baseline = baseline or {}
+        self.leaderboard = leaderboard or []
+        self.protected_attributes = protected_attributes or []
+        self.classes = classes
         self.status = Status.TRAINED
         self.exported_by: UUID | None = None
         self.batch_runs: list[dict[str, Any]] = []
         self.decision: dict[str, Any] | None = None
         self.deployment: dict[str, Any] | None = None
 
+    class Trained(TimedAggregate.Created):
+        """A version trained by a govledger training job (not imported)."""
+
+        model_id: UUID
+        number: int
+        artifact_hash: str
+        artifact_format: str
+        estimator: str
+        metrics: dict[str, float]
+        input_schema: dict[str, str]
+        target: str
+        dataset_ids: list[UUID]
+        trained_by: UUID
+        trained_by_name: str
+        job_id: UUID
+        task: str
+        feature_domains: dict[str, Any]
+        baseline: dict[str, Any]
+        leaderboard: list[dict[str, Any]]
+        protected_attributes: list[str]
+        classes: list[Any] | None
+
     @staticmethod
     def create_id(model_id: UUID, number: int, **_: Any) -> UUID:
         return version_id_for(model_id, number)
+
+    @classmethod
+    def from_training(cls, *, model_id: UUID, number: int, artifact_hash: str, estimator: str, metrics: dict[str, float],
+                      input_schema: dict[str, str], target: str | None, dataset_ids: list[UUID], trained_by: UUID,
+                      trained_by_name: str, job_id: UUID, task: str, feature_domains: dict[str, Any],
+                      baseline: dict[str, Any], leaderboard: list[dict[str, Any]], protected_attributes: list[str],
+                      classes: list[Any] | None) -> ModelVersion:
+        """A version a training job produced; clustering versions have no target (recorded as "")."""
+        _check_hash(artifact_hash, "artifact hash")
+        check_text(estimator, "the estimator's name", max_length=200)
+        check_schema(input_schema)
+        if target and target in input_schema:
+            raise InvalidInput("the target must name the predicted column, not one of the input features")
+        version: ModelVersion = cls._create(
+            cls.Trained, id=version_id_for(model_id, number), model_id=model_id, number=number,
+            artifact_hash=artifact_hash, artifact_format="skops", estimator=estimator,
+            metrics=_check_metrics(metrics, "training metrics"), input_schema=dict(input_schema), target=target or "",
+            dataset_ids=list(dataset_ids), trained_by=trained_by, trained_by_name=trained_by_name, job_id=job_id,
+            task=task, feature_domains=feature_domains, baseline=baseline, leaderboard=leaderboard,
+            protected_attributes=list(protected_attributes), classes=classes)
+        return version
 
     @classmethod
     def import_trained(cls, *, model_id: UUID, number: int, artifact_hash: str, estimator: str, metrics: dict[str, float],

@@ -42,9 +42,12 @@ class Lifecycle(Service):
 
     @command(Action.TRAIN, "dataset", "name")
     def register_dataset(self, actor: Actor, *, name: str, source: str, schema: dict[str, str], row_count: int,
-                         content_hash: str) -> Pending:
+                         content_hash: str, source_kind: str | None = None, profile: dict[str, Any] | None = None,
+                         snapshot: bool = False) -> Pending:
+        """Register a dataset by its SHA-256; `snapshot` says its bytes are in the artifact store under that hash."""
         dataset = Dataset.register(name=name, source=source, schema=schema, row_count=row_count,
-                                   content_hash=content_hash, registered_by=actor.username)
+                                   content_hash=content_hash, registered_by=actor.username, source_kind=source_kind,
+                                   profile=profile, snapshot=snapshot)
         return pending(dataset, id=dataset.id)
 
     @command(Action.TRAIN, "model", "name")

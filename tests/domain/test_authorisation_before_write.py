@@ -21,7 +21,13 @@ def _commands(w: World) -> dict[str, object]:
     validated = w.validated_version()
     approved = w.approved_version()
     trained = w.new_version(artifact=b"fresh")
+    dataset = w.snapshot_dataset()
+    job = w.training_job()
     return {
+        "request_training": lambda who: w.app.request_training(
+            who, dataset_id=dataset, task="classification", target="defaulted", time_budget_seconds=5, model_id=w.model_id),
+        "cancel_training": lambda who: w.app.cancel_training(who, job),
+        "get_training_job": lambda who: w.app.get_training_job(who, job),
         "create_user": lambda who: w.app.create_user(who, "newcomer", "auditor"),
         "user_email": lambda who: w.app.user_email(who, "manager"),
         "erase_subject": lambda who: w.app.erase_subject(who, str(w.manager.user_id), reason="request 7"),

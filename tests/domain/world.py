@@ -59,6 +59,21 @@ class World:
             estimator="HistGradientBoostingClassifier", metrics={"roc_auc": 0.81}, input_schema={"age": "integer", "income": "float"},
             target="defaulted", dataset_ids=[self.dataset_id]).id
 
+    def snapshot_dataset(self) -> UUID:
+        """A dataset whose bytes are in the artifact store, profiled, so a job can train on it."""
+        profile = {"age": {"type": "integer", "missing_share": 0.0, "distinct": 60},
+                   "income": {"type": "float", "missing_share": 0.0, "distinct": 990},
+                   "gender": {"type": "category", "missing_share": 0.0, "distinct": 2},
+                   "defaulted": {"type": "boolean", "missing_share": 0.0, "distinct": 2}}
+        return self.app.register_dataset(self.ds, name="applications snapshot", source="upload:apps.csv",
+                                         schema={c: p["type"] for c, p in profile.items()}, row_count=1000,
+                                         content_hash="ef" * 32, source_kind="upload", profile=profile, snapshot=True).id
+
+    def training_job(self, **overrides: object) -> UUID:
+        request = {"dataset_id": self.snapshot_dataset(), "task": "classification", "target": "defaulted",
+                   "time_budget_seconds": 5, "protected_attributes": ["gender"], "model_id": self.model_id, **overrides}
+        return self.app.request_training(self.ds, **request).id
+
     def staged_version(self) -> UUID:
         version_id = self.new_version()
         self.app.export_to_staging(self.ds, version_id)
