@@ -1,4 +1,4 @@
-"""The audit trail (every event, refused attempts included) and jobs, filtered, paged and as of any position."""
+"""The audit trail (every event, refused attempts included), filtered, paged and as of any position."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from projections.queries import AUDIT_COLUMNS, JOB_COLUMNS, utc_text
+from projections.queries import AUDIT_COLUMNS, utc_text
 
 from .bodies import StrictJsonRoute
 from .deps import CurrentActor, ServicesDep
 from .errors import RESPONSES
 from .reading import AsOf, Cursor, Limit, Page, reading
-from .views import AuditEntry, JobPublic, with_position
+from .views import AuditEntry, with_position
 
 router = APIRouter(route_class=StrictJsonRoute, prefix="/v1", tags=["audit"], responses=RESPONSES)
 
@@ -52,16 +52,4 @@ def audit_trail(
         if until is not None:
             query.add(f"recorded_at < {r.param}", _utc(until))
         page = r.fetch(query, "audit_trail", AUDIT_COLUMNS, {"notification_id": int}, limit, descending=order == "desc")
-    return {**page, "items": [with_position(row) for row in page["items"]]}
-
-
-@router.get("/jobs", response_model=Page[JobPublic])
-def jobs(services: ServicesDep, actor: CurrentActor, model_id: UUID | None = None, as_of: AsOf = None,
-         cursor: Cursor = None, limit: Limit = 100) -> dict[str, Any]:
-    """Batch inference runs recorded in the ledger, with their results, oldest first."""
-    if model_id is not None:
-        services.governance.get_model(actor, model_id)
-    with reading(services, actor, "jobs", as_of=as_of, cursor=cursor) as r:
-        query = r.query().add(f"valid_from <= {r.param}", r.nid).owned_by(r.owner).equal("model_id", model_id and str(model_id))
-        page = r.fetch(query, "jobs", JOB_COLUMNS, {"valid_from": int, "job_id": str}, limit)
     return {**page, "items": [with_position(row) for row in page["items"]]}

@@ -12,7 +12,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from domain.application import Governance
 from domain.errors import Unauthenticated
 from domain.roles import Actor
+from ledger.artifacts import LocalArtifactStore
 from ledger.database import Database
+from ledger.settings import Settings
 from ledger_tools.note import Verifier
 
 
@@ -26,6 +28,9 @@ class Services:
     #: Signs pagination cursors. Every API process of one service needs the same one (the composition root
     #: reads it from the settings); a random one serves a single process, as in tests.
     cursor_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    #: Where dataset snapshots and model artifacts live; None serves no ingestion and no downloads.
+    artifacts: LocalArtifactStore | None = None
+    settings: Settings = field(default_factory=Settings)
 
 
 def _services(request: Request) -> Services:

@@ -22,6 +22,7 @@ STATUS = {
     "precondition_failed": 409, "artifact_hash_mismatch": 422, "database_unavailable": 503, "s3_unavailable": 503,
     "schema_mismatch": 503, "projection_behind": 503, "invalid_cursor": 400, "idempotency_key_reused": 409,
     "event_too_large": 413, "workers_unhealthy": 503, "body_too_large": 413, "body_timeout": 408,
+    "invalid_dataset": 422, "dataset_too_large": 413, "artifact_invalid": 503,
 }
 
 #: Faults that mean the database cannot serve now (down, restarting, every pooled connection busy, a lock or

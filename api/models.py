@@ -7,12 +7,12 @@ import binascii
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import AllowInfNan, Field, NonNegativeInt, PositiveInt, Strict, StrictBool
 
 from domain.application import Recorded as Outcome
 from domain.errors import InvalidInput
-from projections.queries import DATASET_COLUMNS, MODEL_COLUMNS, VERSION_COLUMNS
+from projections.queries import DATASET_COLUMNS, JOB_COLUMNS, MODEL_COLUMNS, VERSION_COLUMNS
 
 from .bodies import StrictJsonRoute
 from .deps import CurrentActor, ServicesDep
@@ -83,6 +83,41 @@ def get_version(services: ServicesDep, actor: CurrentActor, version_id: UUID, as
     services.governance.get_version(actor, version_id)
     with reading(services, actor, f"model version {version_id}", as_of=as_of) as r:
         return r.row("registry_versions", VERSION_COLUMNS, "version_id", str(version_id), f"version {version_id}")
+
+
+@router.get("/versions/{version_id}/lineage")
+def version_lineage(services: ServicesDep, actor: CurrentActor, version_id: UUID, as_of: AsOf = None) -> dict[str, Any]:
+    """Where a version came from: the datasets it was trained on (each pinned by its SHA-256), the training job
+    (request, winner and leaderboard) and who trained it."""
+    services.governance.get_version(actor, version_id)
+    with reading(services, actor, f"lineage of version {version_id}", as_of=as_of) as r:
+        version = r.row("registry_versions", VERSION_COLUMNS, "version_id", str(version_id), f"version {version_id}")
+        datasets, _ = r.query().add(f"valid_from <= {r.param}", r.nid).among("dataset_id", version["dataset_ids"]).fetch(
+            r.conn, "registry_datasets", DATASET_COLUMNS, ("valid_from",), None, 1_000)
+        job = None
+        if version["job_id"]:
+            job = r.row("jobs", JOB_COLUMNS, "job_id", version["job_id"], f"training job {version['job_id']}")
+    return {"version_id": str(version_id), "model_id": version["model_id"], "number": version["number"],
+            "trained_by": version["trained_by"], "artifact_hash": version["artifact_hash"],
+            "origin": "trained" if job else "imported",
+            "datasets": [{k: v for k, v in with_position(d).items() if k != "profile"} for d in datasets],
+            "training_job": None if job is None else {
+                "job_id": job["job_id"], "requested_by": job["requested_by"], "requested_at": job["requested_at"],
+                "finished_at": job["finished_at"], "worker": job["worker"], "attempt": job["attempt"],
+                "request": job["request"], "result": job["result"], "position": job["created"] - 1}}
+
+
+@router.get("/versions/{version_id}/artifact", response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}}, "description": "the skops file"}})
+def version_artifact(services: ServicesDep, actor: CurrentActor, version_id: UUID) -> Response:
+    """The version's skops artifact, served only if its bytes still hash to what the ledger recorded (to the roles
+    that may read the model: data scientists only their own)."""
+    version = services.governance.get_version(actor, version_id)
+    if services.artifacts is None:
+        raise InvalidInput("this service has no artifact store configured")
+    data = services.artifacts.get(version.artifact_hash)  # ArtifactError (503) if missing or altered
+    return Response(data, media_type="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="{version_id}.skops"', "X-Content-SHA256": version.artifact_hash})
 
 
 @router.get("/deployments", response_model=Page[VersionPublic])

@@ -54,6 +54,8 @@ class VersionPublic(BaseModel):
     dataset_ids: list[str]
     metrics: dict[str, float]
     deployment_target: str | None
+    job_id: str | None = Field(None, description="the training job that trained it; null for an imported version")
+    task: str | None = None
 
 
 class ModelDetail(ModelPublic):
@@ -67,6 +69,11 @@ class DatasetPublic(BaseModel):
     row_count: int
     content_hash: str
     registered_by: str
+    source_kind: str | None = Field(None, description="upload, file, query or s3; null for a dataset registered by its hash")
+    snapshot: bool = Field(False, description="its bytes are kept in the artifact store, so jobs can train on them")
+    schema_: dict[str, str] = Field(default_factory=dict, alias="schema", serialization_alias="schema")
+    profile: dict[str, dict[str, Any]] | None = Field(None, description="per column: type, missing share, distinct "
+                                                      "values, min/max/mean/std and quantiles, or top categories")
     position: int
 
 
@@ -116,17 +123,35 @@ class AuditEntry(BaseModel):
     summary: str
 
 
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
 class JobPublic(BaseModel):
     job_id: str
-    kind: str
-    status: str
-    version_id: str
-    model_id: str
+    kind: str = Field(description="training or batch_inference")
+    state: str = Field(description="queued, running, succeeded, failed or cancelled")
+    progress: float = Field(description="0.0 to 1.0")
+    model_id: str | None
+    version_id: str | None
+    dataset_id: str | None
     requested_by: str | None
-    rows_scored: int
-    result: dict[str, Any]
-    recorded_at: str
-    position: int
+    requested_at: str
+    started_at: str | None
+    finished_at: str | None
+    worker: str | None
+    attempt: int
+    request: dict[str, Any]
+    result: dict[str, Any] | None
+    error: JobError | None
+    position: int | None = Field(description="the ledger position of the job's request (null until the read models "
+                                 "have reached it)")
+
+
+class JobDetail(JobPublic):
+    live: dict[str, Any] | None = Field(None, description="what the worker last reported while it runs: fraction, "
+                                        "candidates evaluated, best score so far, elapsed and remaining seconds")
 
 
 class Recorded(BaseModel):
@@ -159,10 +184,11 @@ def version_view(version: ModelVersion) -> dict[str, Any]:
             "status": str(version.status), "estimator": version.estimator, "target": version.target,
             "trained_by": version.trained_by_name, "artifact_hash": version.artifact_hash,
             "dataset_ids": [str(d) for d in version.dataset_ids], "metrics": version.metrics,
-            "deployment_target": version.deployment["target"] if version.deployment else None}
+            "deployment_target": version.deployment["target"] if version.deployment else None,
+            "job_id": str(version.job_id) if version.job_id else None, "task": version.task}
 
 
 def with_position(row: dict[str, Any]) -> dict[str, Any]:
     """Rows keyed by notification id answer with the ledger position (notification id − 1)."""
-    key = "notification_id" if "notification_id" in row else "valid_from"
+    key = next(k for k in ("notification_id", "created", "valid_from") if k in row)
     return {**{k: v for k, v in row.items() if k != key}, "position": row[key] - 1}

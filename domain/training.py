@@ -151,6 +151,7 @@ class TrainingJob(TimedAggregate):
         self.state = JobState.QUEUED
         self.attempt = 0
         self.worker: str | None = None
+        self.started_at: Any = None
         self.result: dict[str, Any] | None = None
         self.error: dict[str, str] | None = None
 
@@ -181,6 +182,7 @@ class TrainingJob(TimedAggregate):
     @event("Started")
     def _started(self, worker: str, attempt: int, lease_seconds: float) -> None:
         self.state, self.worker, self.attempt = JobState.RUNNING, worker, attempt
+        self.started_at = self.modified_on
 
     def complete(self, *, worker: str, attempt: int, **result: Any) -> None:
         self.check_worker(worker, attempt)

@@ -43,7 +43,9 @@ class Ledger:
     def application(self, *, check_schema: bool = True) -> Governance:
         if check_schema:
             require_current(self.db)
-        return Governance(env=self.db.eventsourcing_env(), artifacts=self.artifacts, vault=SubjectVault(self.db))
+        gov = Governance(env=self.db.eventsourcing_env(), artifacts=self.artifacts, vault=SubjectVault(self.db))
+        gov.max_training_budget = self.settings.max_training_budget
+        return gov
 
     @property
     def key_path(self) -> Path:
@@ -77,4 +79,4 @@ class Ledger:
     def api_services(self) -> Services:
         """An API node's services: the public key only (the private key stays with the sealer)."""
         return Services(governance=self.application(), db=self.db, verifier=load_public_verifier(self.settings.resolved_verify_key),
-                        cursor_secret=self.cursor_secret())
+                        cursor_secret=self.cursor_secret(), artifacts=self.artifacts, settings=self.settings)

@@ -47,6 +47,7 @@ from ledger.sealer import seal_pending
 from ledger.verify import read_trusted_checkpoint, verify_store
 from workers.sealer import run_sealer
 
+from . import cli_training
 from .bootstrap import OPERATOR, Ledger
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
@@ -169,6 +170,10 @@ def _can_listen(host: str, port: int) -> None:
         raise InvalidArgument(f"cannot listen on {host}:{port}: {reason}") from None
 
 
+app.add_typer(cli_training.datasets, name="datasets")
+app.add_typer(cli_training.jobs, name="jobs")
+app.command()(cli_training.train)
+
 keys = typer.Typer(no_args_is_help=True, help="The sealer's signing key pair.")
 app.add_typer(keys, name="keys")
 
@@ -204,34 +209,52 @@ def seal(once: Annotated[bool, typer.Option(help="seal what is committed now, th
 
 
 @app.command()
-def workers() -> None:
-    """Run every worker of this release — the sealer and the projector — until SIGINT or SIGTERM.
+def workers(
+    only: Annotated[list[str] | None, typer.Option(help="run only these workers: sealer, projector, trainer (repeatable)")] = None,
+) -> None:
+    """Run the workers — the sealer, the projector and a training worker — until SIGINT or SIGTERM.
 
-    Database faults are retried with back-off; a worker that cannot go on stops every worker and exits non-zero."""
+    Database faults are retried with back-off; a worker that cannot go on stops every worker and exits non-zero.
+    Run several `govledger workers --only trainer` processes to train several jobs at once."""
     from workers.projector import run_projector
+    from workers.trainer import TrainerSettings, run_trainer
 
+    chosen = set(only or ("sealer", "projector", "trainer"))
+    if unknown := chosen - {"sealer", "projector", "trainer"}:
+        raise InvalidArgument(f"unknown worker {sorted(unknown)[0]!r}; workers are sealer, projector and trainer")
     ledger = Ledger()
-    signer = ledger.signer()
+    signer = ledger.signer() if "sealer" in chosen else None
     require_current(ledger.db)
     gov = ledger.application(check_schema=False)
     s = ledger.settings
+    trainer = TrainerSettings(lease_seconds=s.training_lease, max_dataset_bytes=s.max_dataset_bytes,
+                              dask_scheduler=s.dask_scheduler, cv_folds=s.training_cv_folds)
+    runs: dict[str, Callable[[threading.Event], None]] = {
+        "sealer": lambda stop: run_sealer(ledger.db, signer, interval=s.seal_interval, batch=s.seal_batch, stop=stop),
+        "projector": lambda stop: run_projector(ledger.db, gov, interval=s.seal_interval, stop=stop, batch=s.projector_batch),
+        "trainer": lambda stop: run_trainer(gov, ledger.db, ledger.artifacts, trainer, interval=s.seal_interval, stop=stop),
+    }
     failures: list[BaseException] = []
 
     def run_all(stop: threading.Event) -> None:
-        def project() -> None:
+        def run(name: str) -> None:
             try:
-                run_projector(ledger.db, gov, interval=s.seal_interval, stop=stop, batch=s.projector_batch)
+                runs[name](stop)
             except BaseException as e:  # noqa: BLE001 - handed to the main thread, which exits with it
                 failures.append(e)
-                stop.set()
+            finally:
+                stop.set()  # one worker stopping stops them all
 
-        projector = threading.Thread(target=project, name="projector", daemon=True)
-        projector.start()
+        threads = [threading.Thread(target=run, args=(name,), name=name, daemon=True) for name in sorted(chosen)]
+        for thread in threads:
+            thread.start()
         try:
-            run_sealer(ledger.db, signer, interval=s.seal_interval, batch=s.seal_batch, stop=stop)
+            while not stop.wait(0.5):
+                pass
         finally:
             stop.set()
-            projector.join(timeout=30)
+            for thread in threads:
+                thread.join(timeout=30)
         if failures:
             raise failures[0]  # a LedgerError: the worker loop logged it and turned any other fault into WorkerFailed
 

@@ -11,12 +11,15 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .errors import LedgerError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+CHUNK = 1024 * 1024
 
 #: scikit-learn internals skops lists as untrusted by default; each is a plain data holder.
 TRUSTED_TYPES = frozenset({
@@ -65,6 +68,48 @@ class LocalArtifactStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return digest
+
+    def put_file(self, source: Path) -> str:
+        """Store a file (a dataset snapshot) by its SHA-256 without reading it into memory."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        try:
+            digest = hashlib.sha256()
+            with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+                for chunk in iter(lambda: src.read(CHUNK), b""):
+                    digest.update(chunk)
+                    dst.write(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+            path = self._path(digest.hexdigest())
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest.hexdigest()
+
+    @contextmanager
+    def verified_copy(self, digest: str, directory: Path | None = None) -> Iterator[Path]:
+        """A private copy of the artifact, checked against `digest` as it is copied (so the bytes used are the bytes
+        checked), removed afterwards."""
+        path = self._path(digest)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix="govledger-artifact-")
+        try:
+            actual = hashlib.sha256()
+            try:
+                with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+                    for chunk in iter(lambda: src.read(CHUNK), b""):
+                        actual.update(chunk)
+                        dst.write(chunk)
+            except FileNotFoundError:
+                raise ArtifactError(f"artifact {digest} is not in the store") from None
+            if actual.hexdigest() != digest:
+                raise ArtifactError(f"artifact {digest} was altered: its bytes now hash to {actual.hexdigest()}; "
+                                    "refusing to use it")
+            yield Path(tmp)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
     def get(self, digest: str) -> bytes:
         """The artifact's bytes, only if they still hash to `digest` (the hash the ledger holds)."""

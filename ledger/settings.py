@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     http_body_timeout: float = Field(default=60, gt=0, le=3600, description="seconds a client has to send a whole body")
     http_keep_alive: float = Field(default=5, gt=0, le=300, description="seconds an idle connection is kept open")
     http_max_connections: int = Field(default=200, ge=1, description="concurrent connections before new ones get 503")
+    max_dataset_bytes: int = Field(default=512 * MIB, ge=1024, description="largest dataset ingested (upload, query result or object), in bytes")
+    max_training_budget: float = Field(default=3_600, gt=0, le=86_400, description="longest time budget a training job may ask for, in seconds")
+    training_lease: float = Field(default=30, ge=1, le=3_600, description="seconds a training worker's claim lasts unless renewed; a dead worker's job is taken over after it")
+    training_cv_folds: int = Field(default=5, ge=2, le=20, description="cross-validation folds of the AutoML search")
+    dask_scheduler: str | None = Field(default=None, description="a Dask scheduler address (tcp://HOST:8786): cross-validation fits run on that cluster")
+    source_timeout: float = Field(default=60, gt=0, le=3_600, description="seconds a dataset query may run")
 
     @property
     def resolved_database_url(self) -> str:

@@ -26,18 +26,21 @@ def _tables(big: str) -> list[tuple[str, str]]:
                               f" estimator TEXT NOT NULL, target TEXT NOT NULL, trained_by TEXT NOT NULL,"
                               f" artifact_hash TEXT NOT NULL, dataset_ids TEXT NOT NULL, metrics TEXT NOT NULL,"
                               f" deployment_target TEXT, created_at TEXT NOT NULL, last_run TEXT, decision TEXT, deployed_at TEXT,"
+                              f" job_id TEXT, task TEXT,"
                               f" {versioned}, PRIMARY KEY (version_id, valid_from)"),
         ("registry_datasets", f"dataset_id TEXT PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL,"
                               f" row_count {big} NOT NULL, content_hash TEXT NOT NULL, registered_by TEXT NOT NULL,"
+                              f" source_kind TEXT, snapshot INTEGER NOT NULL, schema TEXT NOT NULL, profile TEXT,"
                               f" valid_from {big} NOT NULL"),
         ("registry_users", f"user_id TEXT NOT NULL, username TEXT NOT NULL, role TEXT NOT NULL, active INTEGER NOT NULL,"
                            f" {versioned}, PRIMARY KEY (user_id, valid_from)"),
         ("audit_trail", f"notification_id {big} PRIMARY KEY, recorded_at TEXT NOT NULL, recorded_by TEXT NOT NULL, aggregate_id TEXT NOT NULL,"
                         f" event_type TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL, actor TEXT,"
                         f" model_id TEXT, data_subject TEXT, summary TEXT NOT NULL"),
-        ("jobs", f"job_id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, version_id TEXT NOT NULL,"
-                 f" model_id TEXT NOT NULL, requested_by TEXT, rows_scored {big} NOT NULL, result TEXT NOT NULL,"
-                 f" recorded_at TEXT NOT NULL, valid_from {big} NOT NULL, PRIMARY KEY (valid_from, job_id)"),
+        ("jobs", f"job_id TEXT NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL, model_id TEXT, version_id TEXT,"
+                 f" dataset_id TEXT, requested_by TEXT, requested_by_id TEXT, requested_at TEXT NOT NULL, started_at TEXT,"
+                 f" finished_at TEXT, worker TEXT, attempt INTEGER NOT NULL, request TEXT NOT NULL, result TEXT, error TEXT,"
+                 f" created {big} NOT NULL, {versioned}, PRIMARY KEY (job_id, valid_from)"),
     ]
 
 
@@ -50,8 +53,22 @@ INDEXES = [
     ("audit_trail_actor", "audit_trail (actor, notification_id)"),
     ("audit_trail_action", "audit_trail (action, notification_id)"),
     ("audit_trail_subject", "audit_trail (data_subject, notification_id)"),
-    ("jobs_model", "jobs (model_id, valid_from)"),
+    ("jobs_model", "jobs (model_id, created, job_id)"),
+    ("jobs_created", "jobs (created, job_id)"),
 ]
+
+
+def rebuilt(big: str, *, grant_to: str | None = None) -> list[Any]:
+    """Steps that replace every read model with the current definitions; the projector rebuilds them from the events.
+
+    The grant leaves out TRUNCATE: a rebuild deletes inside one transaction."""
+    out = [step(f"DROP TABLE IF EXISTS {name}") for name in TABLES]
+    out.append(step("DELETE FROM projection_tracking"))
+    out += [step(f"CREATE TABLE {name} ({columns})") for name, columns in _tables(big)]
+    out += [step(f"CREATE INDEX {name} ON {spec}") for name, spec in INDEXES]
+    if grant_to is not None:
+        out.append(step(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(TABLES)} TO {grant_to}"))
+    return out
 
 
 def steps(big: str, *, grant_to: str | None = None) -> list[Any]:

@@ -23,16 +23,19 @@ ACTIONS: dict[tuple[str, str], Action] = {
     **{("ModelVersion", e): Action.APPROVE for e in ("Approved", "Rejected")},
     **{("ModelVersion", e): Action.DEPLOY for e in ("Deployed", "Terminated", "Retired")},
     ("Dataset", "Registered"): Action.TRAIN,
+    ("ModelVersion", "Trained"): Action.TRAIN,
 }
 #: aggregates whose every event exercises one action
-OWNER_ACTIONS = {owner: Action.MANAGE_USERS for owner in ("User", "ApiKey", "Erasure", "Installation")}
+OWNER_ACTIONS = {**{owner: Action.MANAGE_USERS for owner in ("User", "ApiKey", "Erasure", "Installation")},
+                 "TrainingJob": Action.TRAIN}
 ACTION_NAMES = {a.value: a.name.lower() for a in Action}
 
 #: payload fields naming who acted, by name or by user id, in the order they are looked for. Not `username`: on
 #: User.Created it names the new user, not the administrator who created them (`created_by`).
 ACTOR_FIELDS = ("registered_by", "trained_by_name", "configured_by", "edited_by", "created_by", "changed_by",
                 "issued_by", "revoked_by", "deactivated_by", "erased_by", "added_by", "exported_by", "completed_for",
-                "approved_by", "rejected_by", "deployed_by", "terminated_by", "retired_by", "admin_id", "caller")
+                "approved_by", "rejected_by", "deployed_by", "terminated_by", "retired_by", "admin_id", "caller",
+                "requested_by_name", "cancelled_by_name", "worker")
 
 
 #: how each kind of event reads in the audit trail
@@ -48,7 +51,15 @@ SUMMARIES: dict[tuple[str, str], Callable[[Any], str]] = {
     ("ModelVersion", "Deployed"): lambda e: f"deployed to {e.target}",
     ("ModelVersion", "Terminated"): lambda e: f"terminated: {e.reason}",
     ("ModelVersion", "Retired"): lambda e: f"retired: {e.reason}",
+    ("ModelVersion", "Trained"): lambda e: f"version {e.number} trained by job {e.job_id} ({e.estimator}, sha256 {e.artifact_hash[:12]}…)",
     ("Dataset", "Registered"): lambda e: f"dataset {e.name} ({e.row_count} rows, sha256 {e.content_hash[:12]}…)",
+    ("TrainingJob", "Requested"): lambda e: f"training requested: {e.task} of {e.target or 'clusters'} on dataset "
+                                            f"{e.dataset_id}, {e.time_budget_seconds:g} s budget",
+    ("TrainingJob", "Started"): lambda e: f"training attempt {e.attempt} started by {e.worker}",
+    ("TrainingJob", "Completed"): lambda e: f"training completed: {e.family} {e.metric} {e.cv_mean:.4f} ± {e.cv_std:.4f} "
+                                            f"after {e.candidates} candidates; version {e.version_id}",
+    ("TrainingJob", "Failed"): lambda e: f"training failed [{e.code}]: {e.reason}",
+    ("TrainingJob", "Cancelled"): lambda e: f"training cancelled{': ' + e.reason if e.reason else ''}",
     ("User", "Created"): lambda e: f"user {e.username} created as {e.role}",
     ("User", "RoleChanged"): lambda e: f"role changed to {e.role}",
     ("ApiKey", "Issued"): lambda e: f"API key {e.key_id} issued",
@@ -102,6 +113,9 @@ class AuditTrail:
             return str(event.originator_id)
         if owner == "ModelVersion":
             return str(event.model_id) if hasattr(event, "model_id") else self.lookups.model_of_version(conn, str(event.originator_id))
+        if owner == "TrainingJob":  # a request names its model if it has one; a completion names the model it made
+            named = getattr(event, "model_id", None)
+            return str(named) if named else self.lookups.model_of_job(conn, str(event.originator_id))
         if owner == "Refusal" and event.subject_id:
             if event.subject_kind == "model_version":
                 return self.lookups.model_of_version(conn, event.subject_id)
@@ -147,20 +161,57 @@ def _is_uuid(text: str) -> bool:
 
 
 class Jobs:
-    """Batch inference runs as jobs: completed runs recorded in the ledger, with their results."""
+    """Jobs as of any position: training jobs from request to outcome, and batch inference runs recorded in the ledger."""
 
     def __init__(self, rows: Rows, lookups: Lookups) -> None:
         self.rows = rows
         self.lookups = lookups
 
     def apply(self, conn: Any, nid: int, recorded_at: str, event: Any) -> None:
-        if kind_of(event) != ("ModelVersion", "BatchRunCompleted"):
-            return
-        version_id = str(event.originator_id)
-        result = {"metrics": event.metrics, "report_hashes": event.report_hashes, "drift_share": event.drift_share,
-                  "drift_detected": event.drift_detected, "fairness_breach": event.fairness_breach}
-        self.rows.insert("jobs", {
-            "job_id": event.run_id, "kind": "batch_inference", "status": "completed", "version_id": version_id,
-            "model_id": self.lookups.model_of_version(conn, version_id) or "", "rows_scored": event.rows,
-            "requested_by": self.lookups.username(conn, str(event.completed_for)), "result": dumps(result),
-            "recorded_at": recorded_at, "valid_from": nid})
+        owner, name = kind_of(event)
+        if owner == "TrainingJob":
+            self._training(conn, nid, recorded_at, name, event)
+        elif (owner, name) == ("ModelVersion", "BatchRunCompleted"):
+            version_id = str(event.originator_id)
+            result = {"metrics": event.metrics, "report_hashes": event.report_hashes, "drift_share": event.drift_share,
+                      "drift_detected": event.drift_detected, "fairness_breach": event.fairness_breach,
+                      "rows_scored": event.rows}
+            self.rows.open("jobs", "job_id", nid, {
+                "job_id": event.run_id, "kind": "batch_inference", "state": "succeeded", "version_id": version_id,
+                "model_id": self.lookups.model_of_version(conn, version_id), "dataset_id": None,
+                "requested_by": self.lookups.username(conn, str(event.completed_for)),
+                "requested_by_id": str(event.completed_for), "requested_at": recorded_at, "started_at": None,
+                "finished_at": recorded_at, "worker": None, "attempt": 0, "request": "{}", "result": dumps(result),
+                "error": None, "created": nid})
+
+    def _training(self, conn: Any, nid: int, at: str, name: str, event: Any) -> None:
+        ident = str(event.originator_id)
+        if name == "Requested":
+            request = {"dataset_id": str(event.dataset_id), "dataset_hash": event.dataset_hash, "task": event.task,
+                       "target": event.target, "time_budget_seconds": event.time_budget_seconds, "metric": event.metric,
+                       "exclude": event.exclude, "protected_attributes": event.protected_attributes,
+                       "preprocessing": event.preprocessing, "model_name": event.model_name}
+            self.rows.open("jobs", "job_id", nid, {
+                "job_id": ident, "kind": "training", "state": "queued",
+                "model_id": str(event.model_id) if event.model_id else None, "version_id": None,
+                "dataset_id": str(event.dataset_id), "requested_by": event.requested_by_name,
+                "requested_by_id": str(event.requested_by), "requested_at": at, "started_at": None, "finished_at": None,
+                "worker": None, "attempt": 0, "request": dumps(request), "result": None, "error": None, "created": nid})
+        elif name == "Started":
+            self.rows.change(conn, "jobs", "job_id", ident, nid, state="running", started_at=at, worker=event.worker,
+                             attempt=event.attempt)
+        elif name == "Completed":
+            result = {"version_id": str(event.version_id), "model_id": str(event.model_id),
+                      "artifact_hash": event.artifact_hash, "family": event.family, "params": event.params,
+                      "metric": event.metric, "cv_mean": event.cv_mean, "cv_std": event.cv_std,
+                      "leaderboard": event.leaderboard, "metrics": event.metrics, "candidates": event.candidates,
+                      "seconds": event.seconds}
+            self.rows.change(conn, "jobs", "job_id", ident, nid, state="succeeded", finished_at=at,
+                             model_id=str(event.model_id), version_id=str(event.version_id), result=dumps(result))
+        elif name == "Failed":
+            self.rows.change(conn, "jobs", "job_id", ident, nid, state="failed", finished_at=at,
+                             error=dumps({"code": event.code, "message": event.reason}))
+        elif name == "Cancelled":
+            message = f"cancelled by {event.cancelled_by_name}" + (f": {event.reason}" if event.reason else "")
+            self.rows.change(conn, "jobs", "job_id", ident, nid, state="cancelled", finished_at=at,
+                             error=dumps({"code": "cancelled", "message": message}))

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import MAXYEAR, UTC, datetime
 from typing import Any
 
-JSON_COLUMNS = frozenset({"dataset_ids", "metrics", "sections", "result", "applicable", "mandatory", "last_run", "decision"})
-BOOL_COLUMNS = frozenset({"monitored", "active"})
+JSON_COLUMNS = frozenset({"dataset_ids", "metrics", "sections", "result", "applicable", "mandatory", "last_run", "decision",
+                          "request", "error", "schema", "profile"})
+BOOL_COLUMNS = frozenset({"monitored", "active", "snapshot"})
 
 
 @dataclass
@@ -74,11 +75,13 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
 
 MODEL_COLUMNS = "model_id, name, description, owner, registered_by, versions, monitored, risk_tier, valid_from"
 VERSION_COLUMNS = ("version_id, model_id, number, status, estimator, target, trained_by, artifact_hash, dataset_ids, metrics,"
-                   " deployment_target, valid_from")
-DATASET_COLUMNS = "dataset_id, name, source, row_count, content_hash, registered_by, valid_from"
+                   " deployment_target, job_id, task, valid_from")
+DATASET_COLUMNS = ("dataset_id, name, source, row_count, content_hash, registered_by, source_kind, snapshot, schema, profile,"
+                   " valid_from")
 USER_COLUMNS = "user_id, username, role, active, valid_from"
 AUDIT_COLUMNS = "notification_id, recorded_at, aggregate_id, event_type, action, outcome, actor, model_id, data_subject, summary"
-JOB_COLUMNS = "job_id, kind, status, version_id, model_id, requested_by, rows_scored, result, recorded_at, valid_from"
+JOB_COLUMNS = ("job_id, kind, state, model_id, version_id, dataset_id, requested_by, requested_at, started_at, finished_at,"
+               " worker, attempt, request, result, error, created")
 
 
 def utc_text(moment: datetime) -> str:

@@ -64,13 +64,15 @@ class Registry:
             elif name == "MonitoringRegistered":
                 rows.change(conn, "registry_models", "model_id", ident, nid, monitored=1)
         elif owner == "ModelVersion":
-            if name == "Imported":
+            if name in ("Imported", "Trained"):
                 rows.open("registry_versions", "version_id", nid, {
                     "version_id": ident, "model_id": str(event.model_id), "number": event.number, "status": "trained",
                     "estimator": event.estimator, "target": event.target, "trained_by": event.trained_by_name,
                     "artifact_hash": event.artifact_hash, "dataset_ids": dumps([str(d) for d in event.dataset_ids]),
                     "metrics": dumps(event.metrics), "deployment_target": None, "created_at": recorded_at, "last_run": None,
-                    "decision": None, "deployed_at": None})
+                    "decision": None, "deployed_at": None,
+                    "job_id": str(event.job_id) if getattr(event, "job_id", None) else None,
+                    "task": getattr(event, "task", None)})
             elif name in VERSION_STATUS:
                 changes = {"status": VERSION_STATUS[name]}
                 if name == "Deployed":
@@ -86,7 +88,10 @@ class Registry:
         elif owner == "Dataset" and name == "Registered":
             rows.insert("registry_datasets", {
                 "dataset_id": ident, "name": event.name, "source": event.source, "row_count": event.row_count,
-                "content_hash": event.content_hash, "registered_by": event.registered_by, "valid_from": nid})
+                "content_hash": event.content_hash, "registered_by": event.registered_by,
+                "source_kind": getattr(event, "source_kind", None), "snapshot": int(bool(getattr(event, "snapshot", False))),
+                "schema": dumps(event.schema), "profile": dumps(event.profile) if getattr(event, "profile", None) else None,
+                "valid_from": nid})
         elif owner == "User":
             if name == "Created":
                 rows.open("registry_users", "user_id", nid, {"user_id": ident, "username": event.username,
@@ -106,6 +111,10 @@ class Lookups:
     def model_of_version(self, conn: Any, version_id: str) -> str | None:
         row = self.rows.current(conn, "registry_versions", "version_id", version_id)
         return None if row is None else str(row["model_id"])
+
+    def model_of_job(self, conn: Any, job_id: str) -> str | None:
+        row = self.rows.current(conn, "jobs", "job_id", job_id)
+        return None if row is None or row["model_id"] is None else str(row["model_id"])
 
     def username(self, conn: Any, user_id: str) -> str | None:
         row = self.rows.current(conn, "registry_users", "user_id", user_id)

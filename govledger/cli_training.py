@@ -1,0 +1,177 @@
+"""The command line of the Pipeline Manager and the Process Manager: ingest datasets, request training, follow jobs.
+
+These commands act as a user, not as the operator: the API key comes from --api-key-file or GOVLEDGER_API_KEY, and
+the same role rules apply as over HTTP (only data scientists ingest and train; a refusal is recorded).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from domain.application import Governance
+from domain.errors import Unauthenticated
+from domain.roles import Actor
+from domain.training import FINAL, TrainingJob
+from ledger.ingest import ingest_file
+from ledger.jobs import progress_of
+
+from .bootstrap import Ledger
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+KeyFile = Annotated[Path | None, typer.Option("--api-key-file", help="a file holding your API key (default: the "
+                                                                     "GOVLEDGER_API_KEY environment variable)")]
+
+
+def acting_user(gov: Governance, key_file: Path | None) -> Actor:
+    if key_file is not None:
+        try:
+            key = key_file.read_text().strip()
+        except OSError as e:
+            raise Unauthenticated(f"cannot read the API key file {key_file}: {e.strerror}") from None
+    else:
+        key = os.environ.get("GOVLEDGER_API_KEY", "").strip()
+    if not key:
+        raise Unauthenticated("these commands act as a user: pass --api-key-file or set GOVLEDGER_API_KEY")
+    return gov.authenticate(key)
+
+
+datasets = typer.Typer(no_args_is_help=True, help="Datasets: CSV snapshots kept under their SHA-256, with a profile.")
+
+
+@datasets.command("ingest")
+def datasets_ingest(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="a UTF-8 CSV with a header row")],
+    name: Annotated[str, typer.Option(help="the dataset's name")],
+    api_key_file: KeyFile = None,
+) -> None:
+    """Register a CSV file as a dataset: its bytes kept under their SHA-256, its schema and profile recorded."""
+    ledger = Ledger()
+    gov = ledger.application()
+    actor = acting_user(gov, api_key_file)
+    recorded = ingest_file(gov, actor, ledger.artifacts, file, name=name, source=f"file:{file.name}", source_kind="file",
+                           max_bytes=ledger.settings.max_dataset_bytes)
+    d = gov.get_dataset(recorded.id)
+    out.print(f"dataset {d.id}: {d.row_count} rows, {len(d.schema)} columns, sha256 {d.content_hash} "
+              f"(position {recorded.position})", markup=False, highlight=False)
+    table = Table("column", "type", "missing", "distinct", "summary")
+    for column, stats in (d.profile or {}).items():
+        table.add_row(column, stats.get("type", ""), f"{stats.get('missing_share', 0):.1%}", str(stats.get("distinct", "")),
+                      _summary(stats))
+    out.print(table)
+
+
+def _summary(stats: dict[str, Any]) -> str:
+    if stats.get("mean") is not None:
+        return f"min {stats.get('min'):.4g} · mean {stats['mean']:.4g} · max {stats.get('max'):.4g}"
+    top = stats.get("top") or []
+    return ", ".join(f"{value} ({count})" for value, count in top[:3])
+
+
+def train(
+    dataset: Annotated[UUID, typer.Option(help="the dataset's id")],
+    task: Annotated[str, typer.Option(help="classification, regression or clustering")],
+    budget: Annotated[float, typer.Option(help="the search's time budget, in seconds")],
+    target: Annotated[str | None, typer.Option(help="the column to predict (not for clustering)")] = None,
+    metric: Annotated[str | None, typer.Option(help="the metric to optimise (default by task)")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="a column to leave out (repeatable)")] = None,
+    protected: Annotated[list[str] | None, typer.Option(help="a protected attribute: kept out of the features, "
+                                                             "recorded for fairness (repeatable)")] = None,
+    model: Annotated[UUID | None, typer.Option(help="add the version to this model of yours (default: a new model)")] = None,
+    name: Annotated[str | None, typer.Option(help="the new model's name")] = None,
+    follow: Annotated[bool, typer.Option(help="show the job's progress until it ends")] = False,
+    api_key_file: KeyFile = None,
+) -> None:
+    """Request AutoML training on a dataset; a training worker (`govledger workers`) runs it."""
+    ledger = Ledger()
+    gov = ledger.application()
+    actor = acting_user(gov, api_key_file)
+    recorded = gov.request_training(actor, dataset_id=dataset, task=task, target=target, time_budget_seconds=budget,
+                                    metric=metric, exclude=exclude or [], protected_attributes=protected or [],
+                                    model_id=model, model_name=name)
+    out.print(f"training job {recorded.id} queued (position {recorded.position})", markup=False, highlight=False)
+    if follow:
+        follow_job(ledger, gov, actor, recorded.id)
+
+
+def follow_job(ledger: Ledger, gov: Governance, actor: Actor, job_id: UUID, *, poll: float = 0.5) -> TrainingJob:
+    """Draw the job's progress until it ends; its final state is printed and returned."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[detail]}"))
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task("queued", total=1.0, detail="waiting for a training worker")
+        while True:
+            job = gov.get_training_job(actor, job_id)
+            if job.state in FINAL:
+                bar.update(task, completed=1.0, description=job.state.value, detail="")
+                break
+            live = None
+            with ledger.db.connect() as conn:
+                live = progress_of(ledger.db, conn, str(job_id))
+            if live:
+                best = live.get("best_score")
+                detail = (f"{live['candidates']} candidates · best {live.get('best_family')} {best:.4f}"
+                          if best is not None else f"{live['candidates']} candidates")
+                bar.update(task, completed=live["fraction"], description=f"training (attempt {job.attempt})",
+                           detail=f"{detail} · {live['remaining_seconds']:.0f} s left")
+            else:
+                bar.update(task, description=job.state.value)
+            time.sleep(poll)
+    show_outcome(job)
+    return job
+
+
+def show_outcome(job: TrainingJob) -> None:
+    if job.result is not None:
+        r = job.result
+        out.print(f"succeeded: model {r['model_id']} version {r['version_id']}; {r['family']} {r['metric']} "
+                  f"{r['cv_mean']:.4f} ± {r['cv_std']:.4f} after {r['candidates']} candidates in {r['seconds']:.1f} s",
+                  markup=False, highlight=False)
+        table = Table("rank", "family", f"cv {r['metric']}", "fit s", "parameters")
+        for rank, entry in enumerate(r["leaderboard"][:10], 1):
+            params = ", ".join(f"{k}={v}" for k, v in entry["params"].items())
+            table.add_row(str(rank), entry["family"], f"{entry['cv_mean']:.4f} ± {entry['cv_std']:.4f}",
+                          f"{entry['fit_seconds']:.2f}", params[:80])
+        out.print(table)
+    elif job.error is not None:
+        out.print(f"{job.state.value} [{job.error['code']}]: {job.error['message']}", markup=False, highlight=False)
+
+
+jobs = typer.Typer(no_args_is_help=True, help="Jobs: their state and progress, and cancellation.")
+
+
+@jobs.command("show")
+def jobs_show(job_id: Annotated[UUID, typer.Argument(help="the job's id")],
+              follow: Annotated[bool, typer.Option(help="show its progress until it ends")] = False,
+              api_key_file: KeyFile = None) -> None:
+    """A training job's state, result or error."""
+    ledger = Ledger()
+    gov = ledger.application()
+    actor = acting_user(gov, api_key_file)
+    if follow:
+        follow_job(ledger, gov, actor, job_id)
+        return
+    job = gov.get_training_job(actor, job_id)
+    out.print(f"training job {job.id}: {job.state.value} (attempt {job.attempt}, requested by {job.requested_by_name})",
+              markup=False, highlight=False)
+    show_outcome(job)
+
+
+@jobs.command("cancel")
+def jobs_cancel(job_id: Annotated[UUID, typer.Argument(help="the job's id")],
+                reason: Annotated[str, typer.Option(help="why")] = "", api_key_file: KeyFile = None) -> None:
+    """Cancel a queued or running training job (its requester only)."""
+    ledger = Ledger()
+    gov = ledger.application()
+    recorded = gov.cancel_training(acting_user(gov, api_key_file), job_id, reason=reason)
+    out.print(f"training job {job_id} cancelled (position {recorded.position})", markup=False, highlight=False)

@@ -1,0 +1,89 @@
+"""The job queue: workers discover requested jobs in the ledger, claim one at a time under a lease, renew the lease
+while they work, and report progress. Coordination goes through the database alone.
+
+A claim takes the oldest job that is queued, or running under a lease that ran out (its worker died): on PostgreSQL
+with `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on each other; on SQLite under the write lock. The
+claim only decides who tries: the ledger decides who ran it, since each attempt's start and the job's one outcome are
+appended under the job's optimistic concurrency (a worker that lost its lease cannot end the job).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from .database import Database
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: UUID
+    claims: int  # how many times the job has been claimed, this one included
+
+
+class JobQueue:
+    """The queue of one kind of job ("training"), whose requests are events of `topic`."""
+
+    def __init__(self, db: Database, kind: str, topic: str) -> None:
+        self.db, self.kind, self.topic = db, kind, topic
+        self.p = db.param()
+
+    def discover(self, conn: Any) -> int:
+        """Queue every request recorded since the newest one queued; the number queued now."""
+        p, nid = self.p, self.db.nid_column
+        oid = "originator_id" if self.db.is_sqlite else "originator_id::text"
+        row = conn.execute(f"SELECT COALESCE(MAX(position), -1) FROM job_queue WHERE kind = {p}", (self.kind,)).fetchone()
+        found = conn.execute(f"SELECT {nid}, {oid} FROM ledger_events WHERE {nid} > {p} AND topic = {p} ORDER BY {nid}",
+                             (int(row[0]) + 1, self.topic)).fetchall()
+        now = time.time()
+        for notification_id, job_id in found:  # another worker may queue the same job: the first insert wins
+            conn.execute(f"INSERT INTO job_queue (job_id, kind, position, state, attempt, updated_at)"
+                         f" VALUES ({p}, {p}, {p}, 'queued', 0, {p}) ON CONFLICT (job_id) DO NOTHING",
+                         (str(job_id), self.kind, notification_id - 1, now))
+        conn.commit()
+        return len(found)
+
+    def claim(self, conn: Any, worker: str, lease_seconds: float) -> Claim | None:
+        """Take the oldest waiting job (or one whose lease ran out) for `worker`, leased for `lease_seconds`."""
+        p, now = self.p, time.time()
+        lock = "" if self.db.is_sqlite else " FOR UPDATE SKIP LOCKED"
+        if self.db.is_sqlite:
+            conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute(
+            f"UPDATE job_queue SET state = 'running', worker = {p}, attempt = attempt + 1, lease_until = {p},"
+            f" progress = NULL, updated_at = {p} WHERE job_id = (SELECT job_id FROM job_queue WHERE kind = {p}"
+            f" AND (state = 'queued' OR (state = 'running' AND lease_until < {p})) ORDER BY position LIMIT 1{lock})"
+            " RETURNING job_id, attempt", (worker, now + lease_seconds, now, self.kind, now)).fetchone()
+        conn.commit()
+        return None if row is None else Claim(UUID(row[0]), int(row[1]))
+
+    def renew(self, conn: Any, job_id: UUID, worker: str, lease_seconds: float, progress: dict[str, Any] | None) -> bool:
+        """Extend the lease and record progress; False when the job is no longer this worker's (the lease ran out
+        and another worker took it)."""
+        p, now = self.p, time.time()
+        cur = conn.execute(f"UPDATE job_queue SET lease_until = {p}, progress = {p}, updated_at = {p}"
+                           f" WHERE job_id = {p} AND worker = {p} AND state = 'running'",
+                           (now + lease_seconds, json.dumps(progress) if progress else None, now, str(job_id), worker))
+        conn.commit()
+        return bool(cur.rowcount)
+
+    def finish(self, conn: Any, job_id: UUID) -> None:
+        """The job has its outcome in the ledger: nobody needs to claim it again."""
+        conn.execute(f"UPDATE job_queue SET state = 'done', lease_until = NULL, updated_at = {self.p} WHERE job_id = {self.p}",
+                     (time.time(), str(job_id)))
+        conn.commit()
+
+
+def progress_of(db: Database, conn: Any, job_id: str) -> dict[str, Any] | None:
+    """The live progress a worker last reported for a job (None when none is running it)."""
+    p = db.param()
+    row = conn.execute(f"SELECT state, worker, lease_until, progress FROM job_queue WHERE job_id = {p}", (job_id,)).fetchone()
+    conn.rollback()
+    if row is None or row[0] != "running" or row[3] is None:
+        return None
+    progress: dict[str, Any] = json.loads(row[3])
+    progress["lease_expired"] = row[2] is not None and row[2] < time.time()
+    return progress

@@ -1,0 +1,62 @@
+"""Real worker processes: a training worker killed with SIGKILL mid-training leaves a job that another worker takes
+over once the lease runs out, and the job completes exactly once (one TrainingCompleted, one version)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from domain.training import JobState
+
+from .training_world import training_world
+
+pytestmark = pytest.mark.slow
+
+
+def _trainer(url: str, data_dir: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
+    env.update(GOVLEDGER_DATABASE_URL=url, GOVLEDGER_DATA_DIR=str(data_dir), GOVLEDGER_SEAL_INTERVAL="0.1",
+               GOVLEDGER_TRAINING_LEASE="2", GOVLEDGER_TRAINING_CV_FOLDS="3")
+    return subprocess.Popen([sys.executable, "-m", "govledger.cli", "workers", "--only", "trainer"], env=env,
+                            cwd=data_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _wait(condition, seconds: float, what: str, process: subprocess.Popen[str] | None = None) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"the worker exited while waiting for {what}: {process.stderr.read() if process.stderr else ''}")
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_a_trainer_killed_mid_training_is_replaced_and_the_job_completes_exactly_once(db_url, tmp_path):
+    w = training_world(db_url, tmp_path)
+    job_id = w.request(time_budget_seconds=6)
+    first = _trainer(db_url, tmp_path)
+    second = None
+    try:
+        _wait(lambda: w.app.training_job(job_id).state is JobState.RUNNING, 60, "the first attempt to start", first)
+        time.sleep(1.0)  # mid-training
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        assert w.app.training_job(job_id).state is JobState.RUNNING, "the killed worker recorded nothing more"
+        second = _trainer(db_url, tmp_path)
+        _wait(lambda: w.app.training_job(job_id).state is JobState.SUCCEEDED, 90, "the takeover to complete", second)
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(30)
+    job = w.app.training_job(job_id)
+    assert job.attempt == 2
+    topics = [n.topic for n in w.app.recorder.select_notifications(start=1, limit=100_000)]
+    assert topics.count("domain.training:TrainingJob.Completed") == 1
+    assert topics.count("domain.training:TrainingJob.Started") == 2
+    assert topics.count("domain.models:ModelVersion.Trained") == 1

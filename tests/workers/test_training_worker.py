@@ -1,0 +1,138 @@
+"""The training worker, in process, on SQLite and PostgreSQL: one job, one outcome, whatever goes wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.training import JobState
+from ledger.artifacts import load_model
+from ledger.jobs import progress_of
+
+from .training_world import training_world
+
+
+def _events(world, suffix: str) -> int:
+    topic = f"domain.training:TrainingJob.{suffix}"
+    return len([n for n in world.app.recorder.select_notifications(start=1, limit=100_000) if n.topic == topic])
+
+
+def test_a_requested_job_is_trained_once_into_a_version_with_schema_baseline_and_lineage(db_url, tmp_path):
+    w = training_world(db_url, tmp_path)
+    job_id = w.request()
+    assert w.trainer().step() == (None, True)
+    job = w.app.training_job(job_id)
+    assert job.state is JobState.SUCCEEDED and job.attempt == 1
+    version = w.app.get_version(w.ds, job.result["version_id"])
+    assert version.job_id == job_id and version.dataset_ids == [w.dataset_id] and version.trained_by == w.ds.user_id
+    assert "gender" not in version.input_schema and version.protected_attributes == ["gender"]
+    assert set(version.baseline) >= set(version.input_schema) and version.feature_domains["age"]["max"] >= 19
+    assert len({entry["family"] for entry in version.leaderboard}) >= 4
+    model = load_model(w.artifacts, version.artifact_hash)  # loaded only because its bytes match the ledger
+    assert hasattr(model, "predict_proba")
+    assert w.trainer("worker-b").step() == (None, False), "nothing left to run"
+    assert _events(w, "Completed") == 1 and _events(w, "Started") == 1
+
+
+def test_two_workers_never_claim_the_same_job(db_url, tmp_path):
+    w = training_world(db_url, tmp_path)
+    w.request()
+    a, b = w.trainer("worker-a"), w.trainer("worker-b")
+    with w.db.connect() as conn:
+        a.queue.discover(conn)
+        first = a.queue.claim(conn, "worker-a", 30)
+        second = b.queue.claim(conn, "worker-b", 30)
+    assert first is not None and second is None
+
+
+def test_a_lease_that_ran_out_lets_another_worker_take_the_job_over(db_url, tmp_path):
+    w = training_world(db_url, tmp_path)
+    job_id = w.request()
+    a = w.trainer("worker-a")
+    with w.db.connect() as conn:
+        a.queue.discover(conn)
+        assert a.queue.claim(conn, "worker-a", -1).job_id == job_id  # claimed, then "died": its lease is over already
+    w.app.start_training(job_id, worker="worker-a", attempt=1, lease_seconds=1)
+    assert w.trainer("worker-b").step() == (None, True)
+    job = w.app.training_job(job_id)
+    assert job.state is JobState.SUCCEEDED and job.attempt == 2 and job.worker == "worker-b"
+    assert _events(w, "Completed") == 1
+
+
+def test_a_tampered_dataset_snapshot_fails_the_job_with_the_reason_and_the_worker_goes_on(db_url, tmp_path):
+    w = training_world(db_url, tmp_path)
+    bad = w.request()
+    dataset = w.app.get_dataset(w.dataset_id)
+    path = w.artifacts.root / dataset.content_hash[:2] / dataset.content_hash
+    original = path.read_bytes()
+    path.write_bytes(original.replace(b"F", b"M", 1))
+    worker = w.trainer()
+    worker.step()
+    job = w.app.training_job(bad)
+    assert job.state is JobState.FAILED and job.error["code"] == "artifact_invalid" and "altered" in job.error["message"]
+    path.write_bytes(original)
+    good = w.request()
+    worker.step()
+    assert w.app.training_job(good).state is JobState.SUCCEEDED
+
+
+def test_a_job_cancelled_before_a_worker_claims_it_is_never_started(db_url, tmp_path):
+    w = training_world(db_url, tmp_path)
+    job_id = w.request()
+    w.app.cancel_training(w.ds, job_id, reason="wrong target")
+    w.trainer().step()
+    assert w.app.training_job(job_id).state is JobState.CANCELLED and _events(w, "Started") == 0
+
+
+def test_a_job_cancelled_while_it_trains_stops_and_records_no_version(db_url, tmp_path):
+    w = training_world(db_url, tmp_path)
+    job_id = w.request(time_budget_seconds=20)
+    worker = w.trainer(lease=0.6)  # the heartbeat looks every 0.2 s
+    cancelled = False
+
+    def cancel_once(*_: object) -> None:
+        nonlocal cancelled
+        if not cancelled:
+            w.app.cancel_training(w.ds, job_id)
+            cancelled = True
+
+    from workers import trainer as module
+    original = module._Watch.report
+    module._Watch.report = lambda self, progress: (original(self, progress), cancel_once())  # type: ignore[method-assign]
+    try:
+        worker.step()
+    finally:
+        module._Watch.report = original  # type: ignore[method-assign]
+    job = w.app.training_job(job_id)
+    assert job.state is JobState.CANCELLED and job.result is None and _events(w, "Completed") == 0
+
+
+def test_progress_is_reported_while_a_job_runs(db_url, tmp_path):
+    w = training_world(db_url, tmp_path)
+    job_id = w.request(time_budget_seconds=3)
+    seen = []
+    worker = w.trainer(lease=0.6)
+    from workers import trainer as module
+
+    def peek(*_: object) -> None:
+        with w.db.connect() as conn:
+            live = progress_of(w.db, conn, str(job_id))
+        if live:
+            seen.append(live)
+
+    report = module._Watch.report
+    module._Watch.report = lambda self, progress: (report(self, progress), peek())  # type: ignore[method-assign]
+    try:
+        worker.step()
+    finally:
+        module._Watch.report = report  # type: ignore[method-assign]
+    assert seen, "the lease heartbeat wrote progress while the job ran"
+    assert all(0 <= p["fraction"] <= 1 and p["candidates"] >= 1 for p in seen)
+
+
+@pytest.mark.parametrize(("target", "code"), [("income", "invalid_input")])
+def test_a_request_the_domain_refuses_records_nothing(db_url, tmp_path, target, code):
+    w = training_world(db_url, tmp_path)
+    before = w.app.recorder.max_notification_id()
+    with pytest.raises(Exception) as refused:
+        w.request(target=target)
+    assert getattr(refused.value, "code", None) == code and w.app.recorder.max_notification_id() == before
