@@ -27,3 +27,9 @@ class TrainingCancelled(MLError):
     """The caller asked the search to stop (should_stop() returned True)."""
 
     code = "training_cancelled"
+
+
+class TrainingFailed(MLError):
+    """No candidate could be fitted (every trial raised or scored NaN): a fault, not a bad request."""
+
+    code = "training_failed"
