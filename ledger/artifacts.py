@@ -33,6 +33,17 @@ TRUSTED_TYPES = frozenset({
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
     "numpy.dtype",
+    # ml (AutoML) pipelines: its own small transformers, the k-best scoring functions, k-means and k-NN internals.
+    "ml.preprocess.AsText",
+    "ml.preprocess.Clipper",
+    "ml.preprocess.EpochDays",
+    "sklearn.feature_selection._univariate_selection.f_classif",
+    "sklearn.feature_selection._univariate_selection.f_regression",
+    "sklearn.cluster._bisect_k_means._BisectingTree",
+    "sklearn.cluster._kmeans._kmeans_single_lloyd",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
 })
 
 
