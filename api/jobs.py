@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path
 from pydantic import Field, StrictFloat, StrictInt
 
 from domain.training import FINAL, JobState, TrainingJob
@@ -93,7 +93,7 @@ def list_jobs(services: ServicesDep, actor: CurrentActor, model_id: UUID | None 
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail)
-def get_job(services: ServicesDep, actor: CurrentActor, job_id: Annotated[str, Query(max_length=200)],
+def get_job(services: ServicesDep, actor: CurrentActor, job_id: Annotated[str, Path(max_length=200)],
             as_of: AsOf = None) -> dict[str, Any]:
     """One job: its state, progress (live while a worker runs it), requester and result or error."""
     gov, db = services.governance, services.db

@@ -42,7 +42,7 @@ class JobQueue:
         for notification_id, job_id in found:  # another worker may queue the same job: the first insert wins
             conn.execute(f"INSERT INTO job_queue (job_id, kind, position, state, attempt, updated_at)"
                          f" VALUES ({p}, {p}, {p}, 'queued', 0, {p}) ON CONFLICT (job_id) DO NOTHING",
-                         (str(job_id), self.kind, notification_id - 1, now))
+                         (str(UUID(str(job_id))), self.kind, notification_id - 1, now))
         conn.commit()
         return len(found)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 
 from domain.training import JobState
@@ -22,7 +24,7 @@ def test_a_requested_job_is_trained_once_into_a_version_with_schema_baseline_and
     assert w.trainer().step() == (None, True)
     job = w.app.training_job(job_id)
     assert job.state is JobState.SUCCEEDED and job.attempt == 1
-    version = w.app.get_version(w.ds, job.result["version_id"])
+    version = w.app.get_version(w.ds, UUID(job.result["version_id"]))
     assert version.job_id == job_id and version.dataset_ids == [w.dataset_id] and version.trained_by == w.ds.user_id
     assert "gender" not in version.input_schema and version.protected_attributes == ["gender"]
     assert set(version.baseline) >= set(version.input_schema) and version.feature_domains["age"]["max"] >= 19
