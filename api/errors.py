@@ -22,6 +22,9 @@ STATUS = {
     "precondition_failed": 409, "artifact_hash_mismatch": 422, "database_unavailable": 503, "s3_unavailable": 503,
     "schema_mismatch": 503, "projection_behind": 503, "invalid_cursor": 400, "idempotency_key_reused": 409,
     "event_too_large": 413, "workers_unhealthy": 503, "body_too_large": 413, "body_timeout": 408,
+    # A source is another server: its faults are a gateway's (502, 504), never the caller's 401/403.
+    "source_unreachable": 502, "source_auth_failed": 502, "source_query_failed": 422, "source_timeout": 504,
+    "source_not_found": 404, "source_too_large": 413, "source_invalid": 422,
 }
 
 #: Faults that mean the database cannot serve now (down, restarting, every pooled connection busy, a lock or
