@@ -42,6 +42,8 @@ from ledger.sources import (
 from tests.conftest import IN_CI, PG_BASE
 from tests.s3_server import CREDENTIALS, free_port
 
+from .helpers import login_url
+
 MARIA = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 PASSWORD = "Maria-s3cret:9Q7z/@x"  # distinctive, and with characters a URL must quote
 WRONG = "Wr0ng-pa55-4e1b"
@@ -283,6 +285,14 @@ def test_the_credential_store_round_trips_and_its_column_holds_no_plaintext(db):
     assert store.delete(ident) and not store.delete(ident)
     with pytest.raises(SourceNotFound):
         store.get(ident)
+
+
+def test_the_service_role_keeps_replaces_and_destroys_credentials_on_postgresql(pg_url):
+    store = ConnectionCredentials(Database.from_url(login_url(pg_url, "service")), KEY)
+    ident = uuid.uuid4()
+    store.put(ident, "mysql://u:pw@h/db")
+    store.put(ident, "mysql://u:pw2@h/db")
+    assert store.get(ident) == "mysql://u:pw2@h/db" and store.delete(ident)
 
 
 def test_credentials_do_not_decrypt_under_another_key_nor_on_another_connection(db):
