@@ -23,6 +23,9 @@ STATUS = {
     "schema_mismatch": 503, "projection_behind": 503, "invalid_cursor": 400, "idempotency_key_reused": 409,
     "event_too_large": 413, "workers_unhealthy": 503, "body_too_large": 413, "body_timeout": 408,
     "invalid_dataset": 422, "dataset_too_large": 413, "artifact_invalid": 503,
+    # A source is another server: its faults are a gateway's (502, 504), never the caller's 401/403.
+    "source_unreachable": 502, "source_auth_failed": 502, "source_query_failed": 422, "source_timeout": 504,
+    "source_not_found": 404, "source_too_large": 413, "source_invalid": 422,
 }
 
 #: Faults that mean the database cannot serve now (down, restarting, every pooled connection busy, a lock or
@@ -46,7 +49,10 @@ _MEANING = {400: "a malformed query: as_of, cursor or position", 401: "no API ke
             403: "the caller's role may not do this (the attempt is recorded)", 404: "no such model, version, user or key",
             408: "the request body did not arrive in time", 409: "an illegal transition, a missing precondition, or a concurrent change",
             413: "the request body is larger than this route accepts", 422: "an invalid body or parameter",
-            503: "the database is unavailable, or the read models have not reached the position asked for"}
+            502: "a data source (a registered connection's server, S3) failed or refused our credentials",
+            503: "the database is unavailable, the read models have not reached the position asked for, or a stored "
+                 "artifact fails its hash check",
+            504: "a data source did not answer in time"}
 #: Every error any /v1 endpoint may answer, for the OpenAPI document.
 RESPONSES: dict[int | str, dict[str, object]] = {status: {"model": ErrorBody, "description": text} for status, text in _MEANING.items()}
 

@@ -11,17 +11,20 @@ from .services.compliance import Compliance
 from .services.guard import Recorded
 from .services.lifecycle import ArtifactStore, Lifecycle
 from .services.people import People, Vault
+from .services.sources import CredentialStore, Sources
 from .services.training import Training
 
 __all__ = ["ArtifactStore", "Governance", "Recorded", "Vault"]
 
 
-class Governance(People, Lifecycle, Compliance, Training):
-    """Users and keys, the model lifecycle, compliance and training, hosted by one application."""
+class Governance(People, Lifecycle, Compliance, Training, Sources):
+    """Users and keys, the model lifecycle, compliance, training and data connections, hosted by one application."""
 
     name = "Ledger"
 
-    def __init__(self, *args: Any, artifacts: ArtifactStore | None = None, vault: Vault | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, artifacts: ArtifactStore | None = None, vault: Vault | None = None,
+                 credentials: CredentialStore | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.artifacts = artifacts
         self.vault = vault
+        self.credentials = credentials

@@ -36,6 +36,8 @@ class Action(StrEnum):
     READ = "read registry, jobs, reports and audit trail"
     TIME_TRAVEL = "time-travel queries and verifiable exports"
     REPORT = "generate audit reports"
+    MANAGE_CONNECTIONS = "register data connections"
+    LIST_CONNECTIONS = "list data connections"
 
 
 S, M, C, D, A = Role.SUPERADMIN, Role.MANAGER, Role.COMPLIANCE_MANAGER, Role.DATA_SCIENTIST, Role.AUDITOR
@@ -53,6 +55,9 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.READ: frozenset({S, M, C, D, A}),
     Action.TIME_TRAVEL: frozenset({S, C, A}),
     Action.REPORT: frozenset({S, M, C, A}),
+    Action.MANAGE_CONNECTIONS: frozenset({S}),
+    #: Data scientists name a connection to ingest from; the URL (and its password) is never answered to anyone.
+    Action.LIST_CONNECTIONS: frozenset({S, D}),
 }
 
 

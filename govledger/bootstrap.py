@@ -14,9 +14,10 @@ from domain.application import Governance
 from domain.roles import Actor, Role
 from domain.users import NAMESPACE
 from ledger.artifacts import LocalArtifactStore
+from ledger.connections import ConnectionCredentials
 from ledger.database import Database
 from ledger.errors import SigningKeyError
-from ledger.keys import api_secret, load_public_verifier, load_signer, load_verifier, verifier_path
+from ledger.keys import api_secret, connections_key, load_public_verifier, load_signer, load_verifier, verifier_path
 from ledger.migrate import require_current
 from ledger.settings import Settings, load_settings
 from ledger.subjects import SubjectVault
@@ -43,7 +44,8 @@ class Ledger:
     def application(self, *, check_schema: bool = True) -> Governance:
         if check_schema:
             require_current(self.db)
-        gov = Governance(env=self.db.eventsourcing_env(), artifacts=self.artifacts, vault=SubjectVault(self.db))
+        gov = Governance(env=self.db.eventsourcing_env(), artifacts=self.artifacts, vault=SubjectVault(self.db),
+                         credentials=ConnectionCredentials(self.db, lambda: connections_key(self.settings)))
         gov.max_training_budget = self.settings.max_training_budget
         return gov
 

@@ -141,3 +141,42 @@ def api_secret(settings: Settings) -> bytes | None:
     if not value:
         raise ConfigError(f"{where} is empty")
     return value.encode()
+
+
+CONNECTIONS_KEY_BYTES = 32
+
+
+def connections_key(settings: Settings) -> bytes:
+    """The AES-256 key of data connections' URLs: GOVLEDGER_CONNECTIONS_KEY, else keys/connections.key (64 hex digits).
+
+    Development makes the file (0600) on first use; production refuses a missing key and a file other users may
+    read: a key made silently there would strand every URL stored under the one an operator meant to use.
+    """
+    path = settings.connections_key_file
+    if settings.connections_key is not None:
+        text, where = settings.connections_key.get_secret_value().strip(), "GOVLEDGER_CONNECTIONS_KEY"
+    else:
+        if not path.is_file():
+            if settings.mode == "production":
+                raise ConfigError(f"production mode needs GOVLEDGER_CONNECTIONS_KEY or {path} (64 hex digits, mode 0600)")
+            try:
+                _write_new(path, secrets.token_hex(CONNECTIONS_KEY_BYTES) + "\n", PRIVATE_MODE)
+            except FileExistsError:
+                pass  # another process made it first: use theirs
+        if settings.mode == "production":
+            try:
+                check_private(path)
+            except SigningKeyError as e:
+                raise ConfigError(e.message) from None
+        try:
+            text, where = path.read_text().strip(), str(path)
+        except (OSError, UnicodeDecodeError):
+            raise ConfigError(f"cannot read the connections key {path}") from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != CONNECTIONS_KEY_BYTES:
+        raise ConfigError(f"{where} is not a connections key: 64 hex digits (e.g. `python -c 'import secrets; "
+                          "print(secrets.token_hex(32))'`)")
+    return key

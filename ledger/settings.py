@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(default=262_144, ge=1024, description="the largest stored event (topic and state), in bytes")
     s3_endpoint_url: str | None = Field(default=None, description="an S3-compatible endpoint; AWS when unset")
     s3_region: str | None = Field(default=None, description="the S3 region (credentials come from the AWS chain)")
+    connections_key: SecretStr | None = Field(default=None, description="the AES-256 key (64 hex digits) that encrypts data connections' URLs; else keys/connections.key")
     http_max_body: int = Field(default=MIB, ge=1024, le=64 * MIB, description="largest request body, in bytes, except uploads")
     http_max_upload: int = Field(default=96 * MIB, ge=1024, le=4096 * MIB, description="largest upload body, in bytes")
     http_body_timeout: float = Field(default=60, gt=0, le=3600, description="seconds a client has to send a whole body")
@@ -62,6 +63,11 @@ class Settings(BaseSettings):
         if self.signing_key is not None:
             return self.signing_key.with_suffix(".vkey")
         return self.data_dir / "keys" / "signing.vkey"
+
+    @property
+    def connections_key_file(self) -> Path:
+        """Where the data connections' key is kept when GOVLEDGER_CONNECTIONS_KEY is not set."""
+        return self.data_dir / "keys" / "connections.key"
 
     @property
     def api_secret_file(self) -> Path:

@@ -18,6 +18,8 @@ from ledger.database import Database
 from ledger.keys import create_signing_key, load_signer
 from ledger.migrate import migrate
 
+from .s3_server import moto_server
+
 PG_BASE = os.environ.get("GOVLEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -82,3 +84,13 @@ def key_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def signer(key_path: Path):
     return load_signer(key_path)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-compatible endpoint (moto's standalone server) for the whole run."""
+    try:
+        with moto_server() as url:
+            yield url
+    except RuntimeError as e:
+        pytest.fail(str(e))

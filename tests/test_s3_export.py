@@ -2,48 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import boto3
 import pytest
 
 from ledger_tools.bundle import verify_bundle
 
+from .s3_server import CREDENTIALS, free_port
 from .test_cli import run
-
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "govledger-test", "AWS_SECRET_ACCESS_KEY": "govledger-test-secret",
-               "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    port = _free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("moto_server did not start")
-            time.sleep(0.1)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
 
 
 def test_a_bundle_exported_to_s3_downloads_and_verifies_and_is_never_overwritten(tmp_path, s3_endpoint):
@@ -64,7 +29,7 @@ def test_a_bundle_exported_to_s3_downloads_and_verifies_and_is_never_overwritten
 
 def test_an_unreachable_s3_endpoint_is_a_clear_error(tmp_path):
     assert run("demo", "--days", "1", "--rows", "5", cwd=tmp_path).returncode == 0
-    env = {**CREDENTIALS, "GOVLEDGER_S3_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}"}
+    env = {**CREDENTIALS, "GOVLEDGER_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
     result = run("export", "--out", "s3://nowhere/b.tar.gz", "--from-position", "0", cwd=tmp_path, **env)
     assert result.returncode == 2 and "cannot reach" in result.stderr
     assert "govledger-test-secret" not in result.stderr
