@@ -9,16 +9,19 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, File, Form, UploadFile
+from pydantic import Field
 
 from domain.errors import InvalidInput
+from domain.roles import Action
 from ledger.ingest import DatasetTooLarge, ingest_file
+from ledger.sources import check_query, fetch_object, fetch_query
 from projections.queries import DATASET_COLUMNS
 
 from .bodies import StrictJsonRoute
 from .deps import CurrentActor, ServicesDep
 from .errors import RESPONSES
 from .reading import AsOf, ProjectionBehind, reading
-from .views import DatasetPublic, IdempotencyKey, with_position
+from .views import Body, DatasetPublic, IdempotencyKey, Name, with_position
 
 router = APIRouter(route_class=StrictJsonRoute, prefix="/v1", tags=["datasets"], responses=RESPONSES)
 CHUNK = 1024 * 1024
@@ -60,6 +63,50 @@ def upload_dataset(services: ServicesDep, actor: CurrentActor, file: Annotated[U
         source = f"upload:{(file.filename or 'data.csv')[:200]}"
         recorded = ingest_file(services.governance, actor, services.artifacts, path, name=name, source=source,
                                source_kind="upload", max_bytes=limit, idempotency_key=idempotency_key)
+    return dataset_answer(services, recorded)
+
+
+class QueryIn(Body):
+    name: Name
+    connection: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", description="a registered connection's name")]
+    query: Annotated[str, Field(min_length=1, max_length=1_900, description="one SELECT (or WITH … SELECT) statement, "
+                                "run read-only with a time limit")]
+
+
+@router.post("/datasets/queries", status_code=201)
+def ingest_query(services: ServicesDep, actor: CurrentActor, body: QueryIn,
+                 idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    """Register the result of a query on a registered connection (PostgreSQL or MySQL/MariaDB) as a dataset; the
+    connection's credentials never leave the server."""
+    gov, s = services.governance, services.settings
+    gov.authorize(actor, Action.TRAIN, "dataset", body.name)  # refused before the source is touched
+    query = check_query(body.query)
+    url = gov.connection_url(body.connection)
+    with spooled(services) as folder:
+        path = Path(folder) / "query.csv"
+        fetch_query(url, query, path, max_bytes=s.max_dataset_bytes, timeout_s=s.source_timeout)
+        recorded = ingest_file(gov, actor, services.artifacts, path, name=body.name,
+                               source=f"query on {body.connection}: {query}", source_kind="query",
+                               max_bytes=s.max_dataset_bytes, idempotency_key=idempotency_key)
+    return dataset_answer(services, recorded)
+
+
+class ObjectIn(Body):
+    name: Name
+    uri: Annotated[str, Field(pattern=r"^s3://[^/]+/.+$", max_length=1_900, description="s3://BUCKET/KEY of a CSV object")]
+
+
+@router.post("/datasets/objects", status_code=201)
+def ingest_object(services: ServicesDep, actor: CurrentActor, body: ObjectIn,
+                  idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    """Register a CSV object in S3 as a dataset (endpoint, region and credentials come from the server's settings)."""
+    gov, s = services.governance, services.settings
+    gov.authorize(actor, Action.TRAIN, "dataset", body.name)
+    with spooled(services) as folder:
+        path = Path(folder) / "object.csv"
+        fetch_object(body.uri, path, max_bytes=s.max_dataset_bytes, endpoint_url=s.s3_endpoint_url, region=s.s3_region)
+        recorded = ingest_file(gov, actor, services.artifacts, path, name=body.name, source=body.uri, source_kind="s3",
+                               max_bytes=s.max_dataset_bytes, idempotency_key=idempotency_key)
     return dataset_answer(services, recorded)
 
 

@@ -4,6 +4,7 @@ artifact, each refusal and bad input a clear error that records nothing but the 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.deps import Services
+from ledger.connections import ConnectionCredentials
 from ledger.settings import Settings
 from projections.runner import Projector
 from tests.workers.training_world import TrainingWorld, training_world
@@ -36,7 +38,8 @@ class Http:
 @pytest.fixture
 def http(db_url, signer, tmp_path) -> Http:
     w = training_world(db_url, tmp_path)
-    settings = Settings(data_dir=tmp_path, max_dataset_bytes=64 * 1024)
+    w.app.credentials = ConnectionCredentials(w.db, os.urandom(32))
+    settings = Settings(data_dir=tmp_path, max_dataset_bytes=64 * 1024, s3_endpoint_url=os.environ.get("GL_TEST_S3"))
     services = Services(w.app, w.db, signer.verifier, artifacts=w.artifacts, settings=settings)
     Projector(w.db, w.app).catch_up()
     return Http(TestClient(create_app(services)), w)
@@ -159,3 +162,22 @@ def test_a_tampered_artifact_is_never_served(http):
     path.write_bytes(path.read_bytes() + b"tampered")
     answer = http.call("GET", f"/v1/versions/{version.id}/artifact", "dana")
     assert answer.status_code == 503 and answer.json()["error"]["code"] == "artifact_invalid"
+
+
+def test_a_query_on_a_registered_connection_becomes_a_dataset_and_a_failing_one_registers_nothing(http, pg_url):
+    import psycopg
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE applicants (age int, income float, defaulted boolean)")
+        conn.execute("INSERT INTO applicants SELECT 20 + g % 40, 1000.5 * g, g % 3 = 0 FROM generate_series(1, 50) g")
+    admin = http.world.app.authenticate(http.world.keys["root"])
+    http.world.app.register_connection(admin, name="bureau", url=pg_url)
+    answer = http.call("POST", "/v1/datasets/queries", "dana", json={"name": "bureau extract", "connection": "bureau",
+                                                                     "query": "SELECT * FROM applicants ORDER BY income"})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["row_count"] == 50 and answer.json()["profile"]["defaulted"]["type"] == "boolean"
+    assert "postgres@" not in answer.text and pg_url not in answer.text
+    before = http.events()
+    failed = http.call("POST", "/v1/datasets/queries", "dana", json={"name": "x", "connection": "bureau",
+                                                                     "query": "SELECT * FROM no_such_table"})
+    assert failed.status_code == 422 and failed.json()["error"]["code"] == "source_query_failed"
+    assert http.events() == before
