@@ -1,7 +1,7 @@
 """`govledger demo`: the governance story on the configured store, told as it happens.
 
-A bureau feed of credit applications is registered; a data scientist trains a real scikit-learn
-model on generated credit data and imports it; compliance is configured and documented; a
+A bureau feed of credit applications is registered; a data scientist ingests generated credit data and
+requests AutoML training, which a training worker runs and records as a new version; compliance is configured and documented; a
 self-approval and an approval without a batch run are refused (and recorded); a batch run on
 held-out data supplies the evidence; a manager approves; the ledger is sealed, verified and proved.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import date, timedelta
@@ -19,16 +20,14 @@ from typing import Any
 from uuid import UUID
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import cross_val_score
-from sklearn.pipeline import Pipeline
 
 from domain.application import Governance
 from domain.errors import Refused
 from domain.roles import Actor
-from ledger.artifacts import dump_model, load_model
+from domain.training import JobState, TrainingJob
+from ledger.artifacts import load_model
+from ledger.ingest import ingest_file
+from ledger.jobs import progress_of
 from ledger.sealer import seal_pending
 from ledger.tree import stored_inclusion_proof
 from ledger.verify import verify_store
@@ -36,9 +35,12 @@ from ledger_tools import open_checkpoint, verify_inclusion
 from projections.queries import Query
 from projections.runner import Projector
 from workers.evidence import batch_evidence
+from workers.trainer import Trainer, TrainerSettings
 
 from .demo_data import FEATURES, SCHEMA, TARGET, credit_data
 
+#: The demo's AutoML budget: enough for every family to be tried on 20,000 rows, short enough to watch.
+TRAINING_BUDGET_S = 12
 REGIONS = ["north", "south", "east", "west", "central", "coastal", "highlands", "metro"]
 TEAM = {"mia": "manager", "cora": "compliance_manager", "dana": "data_scientist", "dev": "data_scientist", "aud": "auditor"}
 SECTIONS = {
@@ -88,12 +90,40 @@ def register_feed(gov: Governance, actor: Actor, data_dir: Any, *, days: int, ro
     return ids
 
 
-def _register_file(gov: Governance, actor: Actor, data_dir: Any, name: str, content: bytes, rows: int) -> UUID:
-    path = data_dir / "datasets" / f"{name}.csv"
+def _ingest(ledger: Any, gov: Governance, actor: Actor, name: str, content: bytes) -> UUID:
+    """A CSV ingested as the CLI's `datasets ingest` does: profiled, its snapshot kept under its SHA-256."""
+    path = ledger.settings.data_dir / "datasets" / f"{name}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
-    return gov.register_dataset(actor, name=name, source=str(path), schema=SCHEMA, row_count=rows,
-                                content_hash=hashlib.sha256(content).hexdigest()).id
+    return ingest_file(gov, actor, ledger.artifacts, path, name=name, source=f"file:{path.name}", source_kind="file",
+                       max_bytes=ledger.settings.max_dataset_bytes).id
+
+
+def _share_true(stats: dict[str, Any]) -> float:
+    counts = {str(value).lower(): count for value, count in stats.get("top") or []}
+    total = sum(counts.values())
+    return counts.get("true", 0) / total if total else 0.0
+
+
+def _train(ledger: Any, gov: Governance, job_id: UUID, track: Track) -> TrainingJob:
+    """Run a training worker beside the demo, as `govledger workers` would, and show the job's progress."""
+    s = ledger.settings
+    trainer = Trainer(gov, ledger.db, ledger.artifacts, TrainerSettings(
+        lease_seconds=s.training_lease, max_dataset_bytes=s.max_dataset_bytes, cv_folds=3))
+    worker = threading.Thread(target=trainer.step, name="trainer", daemon=True)
+    worker.start()
+    with track("training (AutoML)", 100) as advance:
+        shown = 0
+        while worker.is_alive():
+            worker.join(0.25)
+            with ledger.db.connect() as conn:
+                live = progress_of(ledger.db, conn, str(job_id))
+            if live:
+                done = int(live["fraction"] * 100)
+                advance(done - shown)
+                shown = done
+        advance(100 - shown)
+    return gov.training_job(job_id)
 
 
 def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
@@ -124,28 +154,33 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
 
     rng = np.random.default_rng(7)
     train, heldout = credit_data(rng, 20_000), credit_data(rng, 5_000, drift=0.1)
-    train_id = _register_file(gov, dana, data_dir, "credit-train-2026", train.to_csv(), len(train.y))
-    heldout_id = _register_file(gov, dana, data_dir, "credit-holdout-2026", heldout.to_csv(), len(heldout.y))
-    pipeline = Pipeline([("impute", SimpleImputer(strategy="median")),
-                         ("model", HistGradientBoostingClassifier(max_iter=80, learning_rate=0.08, random_state=0))])
-    cv_auc = float(np.mean(cross_val_score(pipeline, train.X, train.y, cv=3, scoring="roc_auc")))
-    pipeline.fit(train.X, train.y)
-    artifact = dump_model(pipeline)
+    train_id = _ingest(ledger, gov, dana, "credit-train-2026", train.to_csv())
+    heldout_id = _ingest(ledger, gov, dana, "credit-holdout-2026", heldout.to_csv())
+    profile = gov.get_dataset(train_id).profile or {}
+    say(f"3. dana ingests 20,000 applications: a snapshot kept under its SHA-256 and profiled (income mean "
+        f"{profile.get('income', {}).get('mean', 0):,.0f}, default rate {_share_true(profile.get(TARGET, {})):.1%})")
     model_id = gov.register_model(dana, name="consumer-credit-default", description="12-month default risk").id
-    version_id = gov.import_version(
-        dana, model_id, artifact=artifact, declared_hash=hashlib.sha256(artifact).hexdigest(),
-        estimator="HistGradientBoostingClassifier", metrics={"cv_roc_auc": cv_auc,
-                                                             "train_roc_auc": float(roc_auc_score(train.y, pipeline.predict_proba(train.X)[:, 1]))},
-        input_schema=FEATURES, target=TARGET, dataset_ids=[train_id, *feed[:8]]).id
+    job_id = gov.request_training(dana, dataset_id=train_id, task="classification", target=TARGET,
+                                  time_budget_seconds=TRAINING_BUDGET_S, metric="roc_auc", protected_attributes=["gender"],
+                                  preprocessing={"scaling": "robust", "outliers": "clip"}, model_id=model_id).id
+    job = _train(ledger, gov, job_id, track)
+    result = job.result or {}
+    if job.state is not JobState.SUCCEEDED:
+        raise RuntimeError(f"the demo's training job {job_id} ended {job.state}: {job.error}")
+    version_id = UUID(result["version_id"])
     version = gov.get_version(dana, version_id)
-    say(f"3. dana trains a gradient-boosted pipeline on 20,000 applications (cross-validated AUC {cv_auc:.3f}) and imports it as "
-        f"version {version.number}: skops artifact sha256 {version.artifact_hash[:16]}…, lineage to {len(version.dataset_ids)} datasets")
+    families = sorted({entry["family"] for entry in result["leaderboard"]})
+    say(f"4. dana requests AutoML (classification of {TARGET}, gender protected, {TRAINING_BUDGET_S} s budget); a training "
+        f"worker claims the job and tries {result['candidates']} candidates of {len(families)} families "
+        f"({', '.join(families)}); the winner, {result['family']} at cross-validated AUC {result['cv_mean']:.3f} "
+        f"± {result['cv_std']:.3f}, becomes version {version.number}: skops artifact sha256 {version.artifact_hash[:16]}…, "
+        f"lineage dataset → job {str(job_id)[:8]}… → version")
 
     gov.configure_compliance(cora, model_id, risk_tier="high")
     for section, text in SECTIONS.items():
         gov.edit_section(cora if section in ("consent", "risk_classification", "fairness_bias") else dana, model_id, section, text)
     gov.export_to_staging(dana, version_id)
-    say("4. cora sets the model to high risk (every section mandatory); dana and cora write the six written sections; "
+    say("5. cora sets the model to high risk (every section mandatory); dana and cora write the six written sections; "
         "dana exports version 1 to staging")
 
     for who, attempt in (("dana", lambda: gov.approve(dana, version_id, findings="looks good to me")),
@@ -153,7 +188,7 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
         try:
             attempt()
         except Refused as refusal:
-            say(f"5. refused and recorded: {who} tries to approve — [{refusal.code}] {refusal.message}")
+            say(f"6. refused and recorded: {who} tries to approve — [{refusal.code}] {refusal.message}")
 
     model = load_model(ledger.artifacts, version.artifact_hash)
     evidence = batch_evidence(model, list(FEATURES), train.X, heldout.X, heldout.y, heldout.gender)
@@ -161,7 +196,7 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
                          report_hashes=evidence.report_hashes, drift_share=evidence.drift_share,
                          drift_detected=evidence.drift_detected, fairness_breach=evidence.fairness_breach)
     m = evidence.metrics
-    say(f"6. mia runs batch inference on 5,000 held-out applications with the artifact loaded after its hash matched the ledger: "
+    say(f"7. mia runs batch inference on 5,000 held-out applications with the artifact loaded after its hash matched the ledger: "
         f"AUC {m['roc_auc']:.3f}, accuracy {m['accuracy']:.3f}; {evidence.drift_share:.0%} of features drifted; "
         f"four-fifths rule {'breached' if evidence.fairness_breach else 'holds'}")
 
@@ -170,7 +205,7 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
         justification = "Drift reflects the 2026 recession scenario; AUC on held-out data remains within policy limits."
     gov.approve(mia, version_id, findings=f"Held-out AUC {m['roc_auc']:.3f}; documentation complete.", justification=justification)
     score = gov.compliance_score(cora, model_id)
-    say(f"7. mia approves version 1. Compliance score {score.score}/100 ({score.risk_tier} risk):")
+    say(f"8. mia approves version 1. Compliance score {score.score}/100 ({score.risk_tier} risk):")
     for row in score.sections:
         say(f"     {row.section:20} {row.status:16} {'mandatory' if row.mandatory else 'optional ':9}  {row.detail}")
     _read_models(ledger, gov, model_id, say)
@@ -205,7 +240,7 @@ def _prove(ledger: Any, say: Callable[..., None]) -> None:
         leaf = conn.execute(f"SELECT leaf_hash FROM ledger_events WHERE {db.nid_column} = {db.param()}", (position + 1,)).fetchone()[0]
         proof = stored_inclusion_proof(db, conn, position, checkpoint.size)
         verify_inclusion(position, checkpoint.size, bytes(leaf), proof, checkpoint.root)
-    say(f"8. the sealer signs checkpoint {sealed.size if sealed else checkpoint.size}:")
+    say(f"9. the sealer signs checkpoint {sealed.size if sealed else checkpoint.size}:")
     say(note, end="")
     say(f"   verify: {report.events:,} events, chain intact, {report.checkpoints} checkpoint(s) consistent")
     say(f"   inclusion: event {position} is in the signed tree ({len(proof)}-hash proof verified with ledger_tools)")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.stats import ks_2samp
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_auc_score
@@ -44,6 +45,7 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
 
 def batch_evidence(model: Any, feature_names: list[str], reference_X: np.ndarray, X: np.ndarray, y: np.ndarray,
                    groups: np.ndarray) -> Evidence:
+    X = pd.DataFrame(X, columns=feature_names)  # a trained pipeline selects its input columns by name
     scores = model.predict_proba(X)[:, 1]
     predicted = (scores >= 0.5).astype(int)
     metrics = {"roc_auc": float(roc_auc_score(y, scores)), "accuracy": float(accuracy_score(y, predicted)),
@@ -51,8 +53,9 @@ def batch_evidence(model: Any, feature_names: list[str], reference_X: np.ndarray
                "recall": float(recall_score(y, predicted, zero_division=0))}
     drift = {}
     for i, name in enumerate(feature_names):
-        test = ks_2samp(reference_X[:, i], X[:, i])
-        drift[name] = {"ks_statistic": float(test.statistic), "p_value": float(test.pvalue), "psi": psi(reference_X[:, i], X[:, i]),
+        current = X[name].to_numpy(float)
+        test = ks_2samp(reference_X[:, i], current)
+        drift[name] = {"ks_statistic": float(test.statistic), "p_value": float(test.pvalue), "psi": psi(reference_X[:, i], current),
                        "drifted": bool(test.pvalue < 0.05)}
     share = sum(d["drifted"] for d in drift.values()) / len(drift)
     rates, tpr, fpr = {}, {}, {}
