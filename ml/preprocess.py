@@ -117,7 +117,8 @@ def column_transformer(schema: dict[str, str], options: Preprocessing) -> Column
     if text:
         branches.append(("text", Pipeline([("as_text", AsText()), ("impute", SimpleImputer(strategy="most_frequent")),
                                            ("encode", encoder)]), text))
-    return ColumnTransformer(branches, remainder="drop")
+    # n_jobs=1: branches are cheap; under a Dask backend the default would ship each one as a task.
+    return ColumnTransformer(branches, remainder="drop", n_jobs=1)
 
 
 def selector(options: Preprocessing, task: str):
