@@ -2,7 +2,7 @@
 
 Every family's default is evaluated first (enqueued trials), then the TPE sampler takes over until
 the budget is spent or the caller cancels. Classification and regression score candidates by
-cross-validation (cross_validate with n_jobs, so a surrounding joblib Dask backend moves the fold
+cross-validation on at most 20,000 sampled rows (cross_validate with n_jobs, so a surrounding joblib Dask backend moves the fold
 fits to a cluster); clustering scores by silhouette on at most 5,000 sampled rows. The winner is
 refitted on all rows as one Pipeline: preprocess → select → model.
 
@@ -29,7 +29,12 @@ from sklearn.metrics import (
     recall_score,
     silhouette_score,
 )
-from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
+from sklearn.model_selection import (
+    KFold,
+    StratifiedKFold,
+    cross_validate,
+    train_test_split,
+)
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
@@ -52,6 +57,9 @@ from .spec import (
 __all__ = ["METRICS", "Preprocessing", "Progress", "TrainingResult", "TrainingSpec", "train", "validate"]
 
 CLUSTER_SAMPLE_ROWS = 5_000
+#: Candidates are cross-validated on at most this many sampled rows (stratified for classification), so that
+#: one candidate on a large table cannot take the whole budget; the winner is refitted on every row.
+SEARCH_ROWS = 20_000
 LEADERBOARD_SIZE = 50
 
 
@@ -145,6 +153,9 @@ def _supervised_scorer(X: pd.DataFrame, y: np.ndarray, schema: dict[str, str], s
     splitter = (StratifiedKFold if kind in ("binary", "multiclass") else KFold)(
         n_splits=spec.cv_folds, shuffle=True, random_state=spec.random_state)
     scoring = _scorers(kind, metric, classes)
+    if len(X) > SEARCH_ROWS:
+        X, _, y, _ = train_test_split(X, y, train_size=SEARCH_ROWS, random_state=spec.random_state,
+                                      stratify=y if kind in ("binary", "multiclass") else None)
 
     def score(model: Any) -> tuple[float, float, dict]:
         cv = cross_validate(build_pipeline(schema, spec, model), X, y, cv=splitter, scoring=scoring, n_jobs=spec.n_jobs,
