@@ -14,10 +14,21 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_selection import SelectKBest, VarianceThreshold, f_classif, f_regression
+from sklearn.feature_selection import (
+    SelectKBest,
+    VarianceThreshold,
+    f_classif,
+    f_regression,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
+from sklearn.preprocessing import (
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    RobustScaler,
+    StandardScaler,
+)
 
 #: Categories kept per column by the encoders; rarer ones share one "infrequent" column (or code).
 MAX_CATEGORIES = 50
@@ -117,7 +128,8 @@ def column_transformer(schema: dict[str, str], options: Preprocessing) -> Column
     if text:
         branches.append(("text", Pipeline([("as_text", AsText()), ("impute", SimpleImputer(strategy="most_frequent")),
                                            ("encode", encoder)]), text))
-    return ColumnTransformer(branches, remainder="drop")
+    # n_jobs=1: branches are cheap; under a Dask backend the default would ship each one as a task.
+    return ColumnTransformer(branches, remainder="drop", n_jobs=1)
 
 
 def selector(options: Preprocessing, task: str):

@@ -1,0 +1,60 @@
+"""Small synthetic frames for the ml tests: the demo credit data (with a category and a date added), blobs, a regression."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs, make_regression
+
+from govledger.demo_data import FEATURES, credit_data
+from ml.automl import Preprocessing, TrainingSpec, train
+
+CREDIT_SCHEMA = {**FEATURES, "region": "category", "applied_on": "datetime", "gender": "category", "defaulted": "boolean"}
+CREDIT_SPEC = TrainingSpec(task="classification", target="defaulted", time_budget_seconds=3, protected_attributes=("gender",),
+                           preprocessing=Preprocessing(outliers="clip"))
+
+
+def credit_frame(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    data = credit_data(rng, n)
+    df = pd.DataFrame(data.X, columns=list(FEATURES))
+    for name, kind in FEATURES.items():
+        if kind == "integer":
+            df[name] = df[name].astype(int)
+    df["region"] = rng.choice(np.array(["north", "south", "east", "west"]), n).astype(object)
+    days = rng.integers(0, 700, n)
+    df["applied_on"] = (pd.Timestamp("2023-01-01") + pd.to_timedelta(days, unit="D")).strftime("%Y-%m-%d").astype(object)
+    df["gender"] = data.gender.astype(object)
+    df["defaulted"] = data.y.astype(bool)
+    return df
+
+
+@pytest.fixture(scope="session")
+def credit() -> pd.DataFrame:
+    return credit_frame(600)
+
+
+@pytest.fixture(scope="session")
+def credit_run(credit):
+    reports = []
+    result = train(credit, CREDIT_SCHEMA, CREDIT_SPEC, progress=reports.append)
+    return result, reports
+
+
+@pytest.fixture(scope="session")
+def blobs_run():
+    X, _ = make_blobs(n_samples=500, centers=4, n_features=3, cluster_std=0.7, random_state=1)
+    df = pd.DataFrame(X, columns=["x", "y", "z"])
+    return train(df, {"x": "float", "y": "float", "z": "float"},
+                 TrainingSpec(task="clustering", target=None, time_budget_seconds=2, random_state=0)), df
+
+
+@pytest.fixture(scope="session")
+def regression_run():
+    X, y = make_regression(n_samples=400, n_features=5, noise=10.0, random_state=0)
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)]).assign(price=y)
+    schema = {**{f"f{i}": "float" for i in range(5)}, "price": "float"}
+    spec = TrainingSpec(task="regression", target="price", time_budget_seconds=1.5,
+                        preprocessing=Preprocessing(encoding="ordinal", scaling="robust", feature_selection="k_best", k_best=4))
+    return train(df, schema, spec), df
