@@ -55,15 +55,17 @@ SECTIONS = {
 
 Track = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 
-#: Where the demo leaves its superadmin's API key, under the data directory, for the HTTP tour.
+#: Where the demo leaves its superadmin's API key, under the data directory, for the HTTP tour; and its data
+#: scientist's, for the training tour.
 ADMIN_KEY_FILE = "demo-admin.apikey"
+DATA_SCIENTIST_KEY_FILE = "demo-dana.apikey"
 
 
-def keep_admin_key(data_dir: Path, token: str) -> Path:
+def keep_admin_key(data_dir: Path, token: str, file: str = ADMIN_KEY_FILE) -> Path:
     """Write the key to a file only its owner can read, rather than to the terminal: the demo's output is often
     captured (make logs, CI, a shared screen), and a key in scrollback outlives the demo. The signing key
     already lives in this directory, so the file adds nothing an intruder there does not have."""
-    path = data_dir / ADMIN_KEY_FILE
+    path = data_dir / file
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as f:
         os.fchmod(f.fileno(), 0o600)  # a file an earlier demo left keeps its old mode otherwise
@@ -142,11 +144,15 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
         "the ledger keeps only its SHA-256")
     admin = gov.authenticate(admin_key)
     cast = {}
+    dana_key = ""
     for name, role in TEAM.items():
         gov.create_user(admin, name, role)
-        cast[name] = gov.authenticate(gov.issue_api_key(admin, name, "demo").api_key)
+        key = gov.issue_api_key(admin, name, "demo").api_key
+        cast[name] = gov.authenticate(key)
+        dana_key = key if name == "dana" else dana_key
     say("   users: " + ", ".join(f"{n} ({r})" for n, r in TEAM.items()))
     dana, mia, cora = cast["dana"], cast["mia"], cast["cora"]
+    keep_admin_key(data_dir, dana_key, DATA_SCIENTIST_KEY_FILE)
 
     with track("registering bureau-feed partitions", days * len(REGIONS)) as advance:
         feed = register_feed(gov, dana, data_dir, days=days, rows=rows, progress=advance)
@@ -212,6 +218,8 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
     _prove(ledger, say)
     say(f"try: govledger replay {feed[0]} --version 1 · govledger export --out model.tar.gz --model {model_id} · "
         f"govledger erase-subject {cast['dev'].user_id} --reason \"GDPR request 2026-117\" (dev, who did nothing else)")
+    say(f"train: govledger train --dataset {train_id} --target {TARGET} --task classification --budget 5 · "
+        f"govledger jobs show {job_id} (as dana: GOVLEDGER_API_KEY=$(cat {data_dir / DATA_SCIENTIST_KEY_FILE}))")
     _try_over_http(key_file, say)
 
 

@@ -12,6 +12,7 @@ enter the features.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import warnings
@@ -143,9 +144,19 @@ def _best(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
 
 
 def _leaderboard(study: optuna.Study) -> list[dict]:
-    done = sorted(_completed(study), key=lambda t: (-t.value, t.number))[:LEADERBOARD_SIZE]
+    """Distinct candidates, best first, at most LEADERBOARD_SIZE; every family's best is kept even when another
+    family's candidates would fill the board (the sampler repeats a good candidate many times)."""
+    ranked = sorted(_completed(study), key=lambda t: (-t.value, t.number))
+    distinct: dict[str, optuna.trial.FrozenTrial] = {}
+    for trial in ranked:
+        distinct.setdefault(json.dumps([trial.params["family"], trial.user_attrs["params"]], sort_keys=True), trial)
+    trials = list(distinct.values())
+    best_of_family = {t.params["family"]: t for t in reversed(trials)}
+    kept = set(map(id, best_of_family.values()))
+    kept |= set(map(id, [t for t in trials if id(t) not in kept][:max(LEADERBOARD_SIZE - len(kept), 0)]))
     return [{"family": t.params["family"], "params": t.user_attrs["params"], "cv_mean": float(t.value),
-             "cv_std": t.user_attrs["cv_std"], "fit_seconds": round(t.user_attrs["fit_seconds"], 3)} for t in done]
+             "cv_std": t.user_attrs["cv_std"], "fit_seconds": round(t.user_attrs["fit_seconds"], 3)}
+            for t in trials if id(t) in kept]
 
 
 def _supervised_scorer(X: pd.DataFrame, y: np.ndarray, schema: dict[str, str], spec: TrainingSpec, kind: str, metric: str,

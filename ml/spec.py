@@ -80,8 +80,24 @@ def problem_kind(df: pd.DataFrame, spec: TrainingSpec) -> str:
     return "binary" if df[spec.target].nunique() == 2 else "multiclass"
 
 
+#: The names people use for metrics whose scikit-learn scorer is named otherwise (errors are scored negated, so that
+#: higher is better for every metric); for more than two classes, the one-vs-rest AUC and the macro F1.
+ALIASES = {"log_loss": "neg_log_loss", "rmse": "neg_root_mean_squared_error", "mae": "neg_mean_absolute_error",
+           "mse": "neg_mean_squared_error"}
+MULTICLASS_ALIASES = {"roc_auc": "roc_auc_ovr", "f1": "f1_macro"}
+
+
+def scorer_name(kind: str, metric: str | None) -> str | None:
+    """The scikit-learn scorer a metric's name stands for in a problem of this kind."""
+    if metric is None:
+        return None
+    if kind == "multiclass":
+        metric = MULTICLASS_ALIASES.get(metric, metric)
+    return ALIASES.get(metric, metric)
+
+
 def metric_of(kind: str, spec: TrainingSpec) -> str:
-    return spec.metric or METRICS[kind][0]
+    return scorer_name(kind, spec.metric) or METRICS[kind][0]
 
 
 def _refuse(message: str) -> None:
@@ -166,7 +182,7 @@ def _check_rows(df: pd.DataFrame, schema: dict[str, str], spec: TrainingSpec) ->
 
 def _check_metric(df: pd.DataFrame, spec: TrainingSpec) -> None:
     kind = problem_kind(df, spec)
-    if spec.metric is not None and spec.metric not in METRICS[kind]:
+    if spec.metric is not None and scorer_name(kind, spec.metric) not in METRICS[kind]:
         _refuse(f"metric {spec.metric!r} does not apply to {kind} {spec.task}; choose one of {', '.join(METRICS[kind])}")
 
 

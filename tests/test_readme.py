@@ -44,7 +44,7 @@ class Shell:
     def run(self, line: str) -> subprocess.CompletedProcess[str]:
         if re.match(r"(export )?[A-Z_]+=", line):
             self.assignments.append(line)
-        for placeholder in ("USER_ID", "ID"):  # USER_ID first: \bID\b does not match inside it
+        for placeholder in ("USER_ID", "DATASET_ID", "JOB_ID", "ID"):  # \bID\b does not match inside the others
             if re.search(rf"\b{placeholder}\b", line.split("#")[0]):
                 line = re.sub(rf"\b{placeholder}\b", self.ids[placeholder], line)
         env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
@@ -67,6 +67,8 @@ def toured(tmp_path_factory: pytest.TempPathFactory) -> tuple[Shell, str]:
             demo_output = result.stdout + result.stderr
             shell.ids["ID"] = re.search(r"govledger replay (\S+)", result.stdout).group(1)
             shell.ids["USER_ID"] = re.search(r"govledger erase-subject (\S+)", result.stdout).group(1)
+            shell.ids["DATASET_ID"] = re.search(r"govledger train --dataset (\S+)", result.stdout).group(1)
+            shell.ids["JOB_ID"] = re.search(r"govledger jobs show (\S+)", result.stdout).group(1)
     return shell, demo_output
 
 
@@ -75,6 +77,13 @@ def test_the_readme_tour_runs_as_written_on_a_new_demo_store(toured):
     assert (shell.cwd / "first-1000.tar.gz").is_file() and (shell.cwd / "held.note").read_text().startswith("govledger.local/ledger\n")
     assert shell.run("govledger verify").stdout.startswith("OK: ")
     assert all(line.startswith(LONG_RUNNING) for line in block_with("govledger workers"))
+
+
+def test_the_readme_training_tour_runs_as_written_as_the_demos_data_scientist(toured):
+    shell, _ = toured
+    results = [shell.run(line) for line in block_with("govledger train")]
+    assert "succeeded" in results[-1].stdout
+    assert "queued" in results[-2].stdout
 
 
 def test_the_demo_leaves_roots_api_key_in_a_file_only_its_owner_can_read_and_never_prints_it(toured):

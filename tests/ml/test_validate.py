@@ -90,3 +90,11 @@ def test_a_class_rarer_than_the_folds_is_refused_rather_than_folded_silently(cre
 def test_a_column_the_schema_does_not_type_is_refused(credit):
     schema = {k: v for k, v in CREDIT_SCHEMA.items() if k != "region"}
     assert "does not type column(s) region" in refusal(credit, SPEC, schema)
+
+
+def test_the_metric_names_people_use_stand_for_their_scikit_learn_scorers():
+    from ml.spec import scorer_name
+
+    assert scorer_name("regression", "rmse") == "neg_root_mean_squared_error"
+    assert scorer_name("binary", "log_loss") == "neg_log_loss"
+    assert scorer_name("multiclass", "roc_auc") == "roc_auc_ovr" and scorer_name("binary", "roc_auc") == "roc_auc"

@@ -138,3 +138,16 @@ def test_a_request_the_domain_refuses_records_nothing(db_url, tmp_path, target, 
     with pytest.raises(Exception) as refused:
         w.request(target=target)
     assert getattr(refused.value, "code", None) == code and w.app.recorder.max_notification_id() == before
+
+
+@pytest.mark.parametrize(("task", "target", "metric"), [("regression", "income", "rmse"), ("clustering", None, None)])
+def test_regression_and_clustering_jobs_train_a_version_too(db_url, tmp_path, task, target, metric):
+    w = training_world(db_url, tmp_path, rows=300)
+    job_id = w.request(task=task, target=target, metric=metric, protected_attributes=["gender", "defaulted"]
+                       if task == "clustering" else ["gender"])
+    w.trainer().step()
+    job = w.app.training_job(job_id)
+    assert job.state is JobState.SUCCEEDED, job.error
+    assert len({entry["family"] for entry in job.result["leaderboard"]}) >= 4
+    version = w.app.get_version(w.ds, UUID(job.result["version_id"]))
+    assert version.task == task and version.target == (target or "")
