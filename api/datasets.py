@@ -50,6 +50,7 @@ def upload_dataset(services: ServicesDep, actor: CurrentActor, file: Annotated[U
                    name: Annotated[str, Form(min_length=1, max_length=200)],
                    idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Register an uploaded CSV as a dataset: 201 with its id, SHA-256, row count and profile."""
+    services.governance.authorize(actor, Action.TRAIN, "dataset", name)  # refused before the upload is stored
     limit = services.settings.max_dataset_bytes
     with spooled(services) as folder:
         path = Path(folder) / "upload.csv"

@@ -51,7 +51,8 @@ datasets = typer.Typer(no_args_is_help=True, help="Datasets: CSV snapshots kept 
 
 @datasets.command("ingest")
 def datasets_ingest(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="a UTF-8 CSV with a header row")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, metavar="FILE",
+                                         help="a UTF-8 CSV with a header row")],
     name: Annotated[str, typer.Option(help="the dataset's name")],
     api_key_file: KeyFile = None,
 ) -> None:
@@ -151,7 +152,7 @@ jobs = typer.Typer(no_args_is_help=True, help="Jobs: their state and progress, a
 
 
 @jobs.command("show")
-def jobs_show(job_id: Annotated[UUID, typer.Argument(help="the job's id")],
+def jobs_show(job_id: Annotated[UUID, typer.Argument(metavar="JOB_ID", help="the job's id")],
               follow: Annotated[bool, typer.Option(help="show its progress until it ends")] = False,
               api_key_file: KeyFile = None) -> None:
     """A training job's state, result or error."""
@@ -168,7 +169,7 @@ def jobs_show(job_id: Annotated[UUID, typer.Argument(help="the job's id")],
 
 
 @jobs.command("cancel")
-def jobs_cancel(job_id: Annotated[UUID, typer.Argument(help="the job's id")],
+def jobs_cancel(job_id: Annotated[UUID, typer.Argument(metavar="JOB_ID", help="the job's id")],
                 reason: Annotated[str, typer.Option(help="why")] = "", api_key_file: KeyFile = None) -> None:
     """Cancel a queued or running training job (its requester only)."""
     ledger = Ledger()

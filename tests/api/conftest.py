@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.deps import Services
 from domain.application import Governance
+from ledger.connections import ConnectionCredentials
 from ledger.database import Database
+from ledger.settings import Settings
 from ledger.subjects import SubjectVault
 from projections.runner import Projector
 from tests.domain.world import MemoryArtifacts
@@ -44,6 +47,9 @@ def api(db_url, signer) -> Api:
     db = Database.from_url(db_url)
     keys: dict[str, str] = {}
     story(db, keys=keys)
-    app = Governance(env=db.eventsourcing_env(), artifacts=MemoryArtifacts(), vault=SubjectVault(db))
+    app = Governance(env=db.eventsourcing_env(), artifacts=MemoryArtifacts(), vault=SubjectVault(db),
+                     credentials=ConnectionCredentials(db, os.urandom(32)))
     Projector(db, app).catch_up()
-    return Api(TestClient(create_app(Services(app, db, signer.verifier))), keys, app, db)
+    # S3 on a closed local port: an S3 dataset fails fast (502) instead of reaching for AWS
+    settings = Settings(s3_endpoint_url="http://127.0.0.1:9")
+    return Api(TestClient(create_app(Services(app, db, signer.verifier, settings=settings))), keys, app, db)

@@ -4,6 +4,8 @@ table fails the test, so a new endpoint cannot ship without its row."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 
 from domain.roles import PERMISSIONS, Action, Role
@@ -46,6 +48,17 @@ MATRIX: dict[tuple[str, str], tuple[Action, dict]] = {
     ("PUT", "/v1/models/{model_id}/compliance/config"): (Action.CONFIGURE_COMPLIANCE, {"json": {"risk_tier": "low"}}),
     ("PUT", "/v1/models/{model_id}/compliance/sections/{section}"): (Action.EDIT_COMPLIANCE, {"json": {"content": "text"}}),
     ("POST", "/v1/models/{model_id}/monitoring"): (Action.REGISTER_MONITORING, {}),
+    ("GET", "/v1/datasets/{dataset_id}"): (Action.READ, {}),
+    ("POST", "/v1/datasets/uploads"): (Action.TRAIN, {"files": {"file": ("a.csv", b"a,b\n1,2\n3,4\n")}, "data": {"name": "u"}}),
+    ("POST", "/v1/datasets/queries"): (Action.TRAIN, {"json": {"name": "q", "connection": "nowhere", "query": "SELECT 1"}}),
+    ("POST", "/v1/datasets/objects"): (Action.TRAIN, {"json": {"name": "o", "uri": "s3://bucket/key.csv"}}),
+    ("GET", "/v1/connections"): (Action.LIST_CONNECTIONS, {}),
+    ("POST", "/v1/connections"): (Action.MANAGE_CONNECTIONS, {"json": {"name": "c", "url": "postgresql://u:p@h/db"}}),
+    ("POST", "/v1/training-jobs"): (Action.TRAIN, {"json": "training"}),
+    ("GET", "/v1/jobs/{job_id}"): (Action.READ, {}),
+    ("POST", "/v1/jobs/{job_id}/cancel"): (Action.TRAIN, {"json": {}}),
+    ("GET", "/v1/versions/{version_id}/lineage"): (Action.READ, {}),
+    ("GET", "/v1/versions/{version_id}/artifact"): (Action.READ, {}),
 }
 OPEN = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}  # /metrics: any authenticated caller
 
@@ -63,10 +76,17 @@ def prepare(api) -> tuple[dict[str, str], str]:
     """Path values for every route of the matrix (a fresh staged version, a spare key), and a dataset id."""
     model_id, version_id = new_version(api)
     api.project()
-    dataset = api.get("/v1/datasets", "aud", limit=500).json()["items"][-1]["dataset_id"]
     spare = api.app.issue_api_key(api.app.authenticate(api.keys["root"]), "aud", "spare").key_id
+    dana = api.app.authenticate(api.keys["dana"])
+    profile = {"a": {"type": "float", "missing_share": 0.0, "distinct": 9}, "y": {"type": "boolean", "missing_share": 0.0, "distinct": 2}}
+    snapshot = str(api.app.register_dataset(dana, name="snap", source="upload:s.csv", schema={"a": "float", "y": "boolean"},
+                                            row_count=9, content_hash="ab" * 32, source_kind="upload", profile=profile,
+                                            snapshot=True).id)
+    job = api.app.request_training(dana, dataset_id=UUID(snapshot), task="classification", target="y", time_budget_seconds=1).id
+    api.project()
     return {"model_id": model_id, "version_id": version_id, "username": "mia", "key_id": spare,
-            "subject": "00000000-0000-4000-8000-000000000000", "section": "consent"}, dataset
+            "subject": "00000000-0000-4000-8000-000000000000", "section": "consent", "job_id": str(job),
+            "dataset_id": snapshot}, snapshot
 
 
 def request_of(route: str, request: dict, dataset: str) -> dict:
@@ -76,6 +96,8 @@ def request_of(route: str, request: dict, dataset: str) -> dict:
         kwargs["json"] = {"artifact_base64": "eA==", "sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
                           "estimator": "e", "metrics": {"auc": 0.5}, "input_schema": {"a": "float"}, "target": "y",
                           "dataset_ids": [dataset]}
+    if kwargs.get("json") == "training":
+        kwargs["json"] = {"dataset_id": dataset, "target": "y", "task": "classification", "time_budget_seconds": 1}
     if route == "/v1/users/{username}/role":
         kwargs["json"] = {"role": "manager"}  # mia stays a manager whoever succeeds
     return kwargs

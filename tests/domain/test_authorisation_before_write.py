@@ -24,6 +24,8 @@ def _commands(w: World) -> dict[str, object]:
     dataset = w.snapshot_dataset()
     job = w.training_job()
     return {
+        "register_connection": lambda who: w.app.register_connection(who, name="bureau", url="postgresql://u:p@h/db"),
+        "revoke_connection": lambda who: w.app.revoke_connection(who, name="bureau"),
         "request_training": lambda who: w.app.request_training(
             who, dataset_id=dataset, task="classification", target="defaulted", time_budget_seconds=5, model_id=w.model_id),
         "cancel_training": lambda who: w.app.cancel_training(who, job),
@@ -56,8 +58,9 @@ def _commands(w: World) -> dict[str, object]:
     }
 
 
-#: Commands a data scientist may run on nothing of anyone else's: they create their own.
-CREATES_ITS_OWN = {"register_dataset", "register_model"}
+#: Commands a data scientist may run on nothing of anyone else's: they create their own, or read what every data
+#: scientist may (the names of data connections, never their credentials).
+CREATES_ITS_OWN = {"register_dataset", "register_model", "list_connections"}
 GUARDED = sorted(name for name, member in inspect.getmembers(Governance) if hasattr(member, "guarded_action"))
 
 
