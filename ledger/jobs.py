@@ -17,6 +17,9 @@ from uuid import UUID
 
 from .database import Database
 
+#: Most events searched for requests in one poll: a worker catching up on a long ledger does it in steps.
+SCAN = 100_000
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -32,17 +35,27 @@ class JobQueue:
         self.p = db.param()
 
     def discover(self, conn: Any) -> int:
-        """Queue every request recorded since the newest one queued; the number queued now."""
+        """Queue the requests recorded since the last search (at most SCAN events further); the number found.
+
+        Events are numbered in commit order with no gaps, so what lies below the last id searched never changes."""
         p, nid = self.p, self.db.nid_column
         oid = "originator_id" if self.db.is_sqlite else "originator_id::text"
-        row = conn.execute(f"SELECT COALESCE(MAX(position), -1) FROM job_queue WHERE kind = {p}", (self.kind,)).fetchone()
-        found = conn.execute(f"SELECT {nid}, {oid} FROM ledger_events WHERE {nid} > {p} AND topic = {p} ORDER BY {nid}",
-                             (int(row[0]) + 1, self.topic)).fetchall()
+        row = conn.execute(f"SELECT scanned FROM job_discovery WHERE kind = {p}", (self.kind,)).fetchone()
+        scanned = int(row[0]) if row else 0
+        end = min(self.db.events(conn), scanned + SCAN)
+        if end <= scanned:
+            conn.rollback()
+            return 0
+        found = conn.execute(f"SELECT {nid}, {oid} FROM ledger_events WHERE {nid} > {p} AND {nid} <= {p} AND topic = {p}"
+                             f" ORDER BY {nid}", (scanned, end, self.topic)).fetchall()
         now = time.time()
         for notification_id, job_id in found:  # another worker may queue the same job: the first insert wins
             conn.execute(f"INSERT INTO job_queue (job_id, kind, position, state, attempt, updated_at)"
                          f" VALUES ({p}, {p}, {p}, 'queued', 0, {p}) ON CONFLICT (job_id) DO NOTHING",
                          (str(UUID(str(job_id))), self.kind, notification_id - 1, now))
+        conn.execute(f"INSERT INTO job_discovery (kind, scanned) VALUES ({p}, {p}) ON CONFLICT (kind) DO UPDATE SET"
+                     " scanned = CASE WHEN excluded.scanned > job_discovery.scanned THEN excluded.scanned"
+                     " ELSE job_discovery.scanned END", (self.kind, end))
         conn.commit()
         return len(found)
 

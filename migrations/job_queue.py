@@ -18,7 +18,10 @@ def steps(big: str, *, grant_to: str | None = None) -> list[Any]:
              " state TEXT NOT NULL, worker TEXT, attempt INTEGER NOT NULL, lease_until DOUBLE PRECISION,"
              " progress TEXT, updated_at DOUBLE PRECISION NOT NULL)", "DROP TABLE job_queue"),
         step("CREATE INDEX job_queue_waiting ON job_queue (kind, state, position)", "DROP INDEX job_queue_waiting"),
+        # How far the ledger has been searched for each kind's requests, so a poll reads only what is new.
+        step(f"CREATE TABLE job_discovery (kind TEXT PRIMARY KEY, scanned {big} NOT NULL)", "DROP TABLE job_discovery"),
     ]
     if grant_to is not None:
-        out.append(step(f"GRANT SELECT, INSERT, UPDATE ON job_queue TO {grant_to}", f"REVOKE ALL ON job_queue FROM {grant_to}"))
+        out.append(step(f"GRANT SELECT, INSERT, UPDATE ON job_queue, job_discovery TO {grant_to}",
+                        f"REVOKE ALL ON job_queue, job_discovery FROM {grant_to}"))
     return out
