@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/append.py
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/projections.py
+	$(BIN)/python bench/train.py
 
 clean:
 	rm -rf $(VENV) govledger-data

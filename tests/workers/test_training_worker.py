@@ -9,6 +9,7 @@ import pytest
 from domain.training import JobState
 from ledger.artifacts import load_model
 from ledger.jobs import progress_of
+from workers import trainer as trainer_module
 
 from .training_world import training_world
 
@@ -85,48 +86,44 @@ def test_a_job_cancelled_before_a_worker_claims_it_is_never_started(db_url, tmp_
     assert w.app.training_job(job_id).state is JobState.CANCELLED and _events(w, "Started") == 0
 
 
-def test_a_job_cancelled_while_it_trains_stops_and_records_no_version(db_url, tmp_path):
+def on_report(monkeypatch, callback) -> None:  # type: ignore[no-untyped-def]
+    """Call `callback` each time the search reports its progress to the job's heartbeat."""
+    report = trainer_module._Watch.report
+    monkeypatch.setattr(trainer_module._Watch, "report", lambda self, progress: (report(self, progress), callback()))
+
+
+def test_a_job_cancelled_while_it_trains_stops_and_records_no_version(db_url, tmp_path, monkeypatch):
     w = training_world(db_url, tmp_path)
     job_id = w.request(time_budget_seconds=20)
     worker = w.trainer(lease=0.6)  # the heartbeat looks every 0.2 s
     cancelled = False
 
-    def cancel_once(*_: object) -> None:
+    def cancel_once() -> None:
         nonlocal cancelled
         if not cancelled:
             w.app.cancel_training(w.ds, job_id)
             cancelled = True
 
-    from workers import trainer as module
-    original = module._Watch.report
-    module._Watch.report = lambda self, progress: (original(self, progress), cancel_once())  # type: ignore[method-assign]
-    try:
-        worker.step()
-    finally:
-        module._Watch.report = original  # type: ignore[method-assign]
+    on_report(monkeypatch, cancel_once)
+    worker.step()
     job = w.app.training_job(job_id)
     assert job.state is JobState.CANCELLED and job.result is None and _events(w, "Completed") == 0
 
 
-def test_progress_is_reported_while_a_job_runs(db_url, tmp_path):
+def test_progress_is_reported_while_a_job_runs(db_url, tmp_path, monkeypatch):
     w = training_world(db_url, tmp_path)
     job_id = w.request(time_budget_seconds=3)
     seen = []
     worker = w.trainer(lease=0.6)
-    from workers import trainer as module
 
-    def peek(*_: object) -> None:
+    def peek() -> None:
         with w.db.connect() as conn:
             live = progress_of(w.db, conn, str(job_id))
         if live:
             seen.append(live)
 
-    report = module._Watch.report
-    module._Watch.report = lambda self, progress: (report(self, progress), peek())  # type: ignore[method-assign]
-    try:
-        worker.step()
-    finally:
-        module._Watch.report = report  # type: ignore[method-assign]
+    on_report(monkeypatch, peek)
+    worker.step()
     assert seen, "the lease heartbeat wrote progress while the job ran"
     assert all(0 <= p["fraction"] <= 1 and p["candidates"] >= 1 for p in seen)
 
