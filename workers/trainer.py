@@ -178,7 +178,7 @@ class Trainer:
                 return
             except Conflict:
                 continue
-            except DomainError as e:  # the result cannot be recorded (too large for an event, say): say why
+            except (DomainError, LedgerError) as e:  # the result cannot be recorded (too large for an event, say)
                 self._fail(job_id, attempt, e.code, e.message)
                 return
             log.info("training job %s completed: version %s at position %s", job_id, recorded.id, recorded.position)

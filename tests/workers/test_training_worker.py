@@ -148,3 +148,16 @@ def test_regression_and_clustering_jobs_train_a_version_too(db_url, tmp_path, ta
     assert len({entry["family"] for entry in job.result["leaderboard"]}) >= 4
     version = w.app.get_version(w.ds, UUID(job.result["version_id"]))
     assert version.task == task and version.target == (target or "")
+
+
+def test_a_result_too_large_for_an_event_fails_the_job_and_the_worker_goes_on(db_url, tmp_path):
+    w = training_world(db_url, tmp_path)
+    job_id = w.request()
+    w.app.recorder.max_event_bytes = 4_096  # the trained version (baseline, leaderboard) no longer fits in one event
+    worker = w.trainer()
+    assert worker.step() == (None, True)
+    job = w.app.training_job(job_id)
+    assert job.state is JobState.FAILED and job.error["code"] == "event_too_large"
+    assert _events(w, "Completed") == 0 and not [n for n in w.app.recorder.select_notifications(start=1, limit=10_000)
+                                                  if n.topic.endswith("ModelVersion.Trained")]
+    assert worker.step() == (None, False), "the worker went on; nothing is left to run"
