@@ -3,7 +3,6 @@ connection or an S3 object; each snapshot kept under its SHA-256 and registered 
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -13,8 +12,14 @@ from pydantic import Field
 
 from domain.errors import InvalidInput
 from domain.roles import Action
-from ledger.ingest import DatasetTooLarge, ingest_file
-from ledger.sources import check_query, fetch_object, fetch_query
+from ledger.artifacts import LocalArtifactStore
+from ledger.ingest import (
+    DatasetTooLarge,
+    ingest_file,
+    ingest_object,
+    ingest_query,
+    scratch,
+)
 from projections.queries import DATASET_COLUMNS
 
 from .bodies import StrictJsonRoute
@@ -37,12 +42,11 @@ def dataset_answer(services: Any, recorded: Any) -> dict[str, Any]:
                         "snapshot": d.snapshot, "schema": d.schema, "profile": d.profile, "position": recorded.position}}
 
 
-def spooled(services: Any) -> Any:
-    """A temporary file beside the artifact store (same disk, so storing the snapshot is a rename)."""
+def _store(services: Any) -> LocalArtifactStore:
     if services.artifacts is None:
         raise InvalidInput("this service has no artifact store configured")
-    services.artifacts.root.mkdir(parents=True, exist_ok=True)
-    return tempfile.TemporaryDirectory(dir=services.artifacts.root, prefix=".ingest-")
+    store: LocalArtifactStore = services.artifacts
+    return store
 
 
 @router.post("/datasets/uploads", status_code=201)
@@ -52,7 +56,7 @@ def upload_dataset(services: ServicesDep, actor: CurrentActor, file: Annotated[U
     """Register an uploaded CSV as a dataset: 201 with its id, SHA-256, row count and profile."""
     services.governance.authorize(actor, Action.TRAIN, "dataset", name)  # refused before the upload is stored
     limit = services.settings.max_dataset_bytes
-    with spooled(services) as folder:
+    with scratch(_store(services)) as folder:
         path = Path(folder) / "upload.csv"
         written = 0
         with open(path, "wb") as out:
@@ -75,20 +79,13 @@ class QueryIn(Body):
 
 
 @router.post("/datasets/queries", status_code=201)
-def ingest_query(services: ServicesDep, actor: CurrentActor, body: QueryIn,
-                 idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+def register_query(services: ServicesDep, actor: CurrentActor, body: QueryIn,
+                   idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Register the result of a query on a registered connection (PostgreSQL or MySQL/MariaDB) as a dataset; the
     connection's credentials never leave the server."""
-    gov, s = services.governance, services.settings
-    gov.authorize(actor, Action.TRAIN, "dataset", body.name)  # refused before the source is touched
-    query = check_query(body.query)
-    url = gov.connection_url(body.connection)
-    with spooled(services) as folder:
-        path = Path(folder) / "query.csv"
-        fetch_query(url, query, path, max_bytes=s.max_dataset_bytes, timeout_s=s.source_timeout)
-        recorded = ingest_file(gov, actor, services.artifacts, path, name=body.name,
-                               source=f"query on {body.connection}: {query}", source_kind="query",
-                               max_bytes=s.max_dataset_bytes, idempotency_key=idempotency_key)
+    services.governance.authorize(actor, Action.TRAIN, "dataset", body.name)  # the role first, whatever else is wrong
+    recorded = ingest_query(services.governance, actor, _store(services), services.settings, name=body.name,
+                            connection=body.connection, query=body.query, idempotency_key=idempotency_key)
     return dataset_answer(services, recorded)
 
 
@@ -98,16 +95,12 @@ class ObjectIn(Body):
 
 
 @router.post("/datasets/objects", status_code=201)
-def ingest_object(services: ServicesDep, actor: CurrentActor, body: ObjectIn,
-                  idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+def register_object(services: ServicesDep, actor: CurrentActor, body: ObjectIn,
+                    idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Register a CSV object in S3 as a dataset (endpoint, region and credentials come from the server's settings)."""
-    gov, s = services.governance, services.settings
-    gov.authorize(actor, Action.TRAIN, "dataset", body.name)
-    with spooled(services) as folder:
-        path = Path(folder) / "object.csv"
-        fetch_object(body.uri, path, max_bytes=s.max_dataset_bytes, endpoint_url=s.s3_endpoint_url, region=s.s3_region)
-        recorded = ingest_file(gov, actor, services.artifacts, path, name=body.name, source=body.uri, source_kind="s3",
-                               max_bytes=s.max_dataset_bytes, idempotency_key=idempotency_key)
+    services.governance.authorize(actor, Action.TRAIN, "dataset", body.name)
+    recorded = ingest_object(services.governance, actor, _store(services), services.settings, name=body.name,
+                             uri=body.uri, idempotency_key=idempotency_key)
     return dataset_answer(services, recorded)
 
 

@@ -172,6 +172,7 @@ def _can_listen(host: str, port: int) -> None:
 
 app.add_typer(cli_training.datasets, name="datasets")
 app.add_typer(cli_training.jobs, name="jobs")
+app.add_typer(cli_training.connections, name="connections")
 app.command()(cli_training.train)
 
 keys = typer.Typer(no_args_is_help=True, help="The sealer's signing key pair.")

@@ -7,6 +7,7 @@ the same role rules apply as over HTTP (only data scientists ingest and train; a
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +22,7 @@ from domain.application import Governance
 from domain.errors import Unauthenticated
 from domain.roles import Actor
 from domain.training import FINAL, TrainingJob
-from ledger.ingest import ingest_file
+from ledger.ingest import ingest_file, ingest_object, ingest_query
 from ledger.jobs import progress_of
 
 from .bootstrap import Ledger
@@ -62,6 +63,10 @@ def datasets_ingest(
     actor = acting_user(gov, api_key_file)
     recorded = ingest_file(gov, actor, ledger.artifacts, file, name=name, source=f"file:{file.name}", source_kind="file",
                            max_bytes=ledger.settings.max_dataset_bytes)
+    show_dataset(gov, recorded)
+
+
+def show_dataset(gov: Governance, recorded: Any) -> None:
     d = gov.get_dataset(recorded.id)
     out.print(f"dataset {d.id}: {d.row_count} rows, {len(d.schema)} columns, sha256 {d.content_hash} "
               f"(position {recorded.position})", markup=False, highlight=False)
@@ -69,6 +74,65 @@ def datasets_ingest(
     for column, stats in (d.profile or {}).items():
         table.add_row(column, stats.get("type", ""), f"{stats.get('missing_share', 0):.1%}", str(stats.get("distinct", "")),
                       _summary(stats))
+    out.print(table)
+
+
+@datasets.command("query")
+def datasets_query(
+    connection: Annotated[str, typer.Option(help="a registered connection's name (`govledger connections list`)")],
+    query: Annotated[str, typer.Option(help="one SELECT statement, run read-only with GOVLEDGER_SOURCE_TIMEOUT")],
+    name: Annotated[str, typer.Option(help="the dataset's name")],
+    api_key_file: KeyFile = None,
+) -> None:
+    """Register the result of a query on a registered PostgreSQL or MySQL/MariaDB connection as a dataset."""
+    ledger = Ledger()
+    gov = ledger.application()
+    recorded = ingest_query(gov, acting_user(gov, api_key_file), ledger.artifacts, ledger.settings, name=name,
+                            connection=connection, query=query)
+    show_dataset(gov, recorded)
+
+
+@datasets.command("s3")
+def datasets_s3(
+    uri: Annotated[str, typer.Argument(metavar="S3_URI", help="s3://BUCKET/KEY of a CSV object")],
+    name: Annotated[str, typer.Option(help="the dataset's name")],
+    api_key_file: KeyFile = None,
+) -> None:
+    """Register a CSV object from S3 as a dataset (GOVLEDGER_S3_ENDPOINT_URL and the AWS credential chain)."""
+    ledger = Ledger()
+    gov = ledger.application()
+    recorded = ingest_object(gov, acting_user(gov, api_key_file), ledger.artifacts, ledger.settings, name=name, uri=uri)
+    show_dataset(gov, recorded)
+
+
+connections = typer.Typer(no_args_is_help=True, help="Data connections: named databases datasets are queried from.")
+
+
+@connections.command("add")
+def connections_add(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="the connection's name")],
+    api_key_file: KeyFile = None,
+) -> None:
+    """Register a connection (superadmins): its URL, postgresql://… or mysql://…, is read from standard input so it
+    never sits in the shell's history or the process list; it is kept encrypted outside the ledger."""
+    ledger = Ledger()
+    gov = ledger.application()
+    actor = acting_user(gov, api_key_file)
+    url = sys.stdin.readline().strip()
+    recorded = gov.register_connection(actor, name=name, url=url)
+    c = gov.get_connection(name)
+    out.print(f"connection {c.name} ({c.kind} at {c.host}:{c.port}/{c.database}) registered at position "
+              f"{recorded.position}; its credentials are kept encrypted, outside the ledger", markup=False, highlight=False)
+
+
+@connections.command("list")
+def connections_list(api_key_file: KeyFile = None) -> None:
+    """Registered connections: name, kind, host, port and database (never the credentials)."""
+    ledger = Ledger()
+    gov = ledger.application()
+    table = Table("name", "kind", "host", "port", "database", "position")
+    for c, position in gov.list_connections(acting_user(gov, api_key_file)):
+        table.add_row(c.name, c.kind, c.host, str(c.port), c.database, str(position))
     out.print(table)
 
 

@@ -7,6 +7,7 @@ training job can later train on exactly the bytes the ledger names. Nothing is r
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from domain.application import Governance, Recorded
@@ -16,6 +17,8 @@ from ml.tabular import infer_schema, profile, read_csv
 
 from .artifacts import LocalArtifactStore
 from .errors import LedgerError
+from .settings import Settings
+from .sources import check_query, fetch_object, fetch_query
 
 
 class InvalidDataset(LedgerError):
@@ -42,3 +45,35 @@ def ingest_file(gov: Governance, actor: Actor, artifacts: LocalArtifactStore, pa
     return gov.register_dataset(actor, name=name, source=source, schema=schema, row_count=len(frame), content_hash=digest,
                                 source_kind=source_kind, profile=profile(frame, schema), snapshot=True,
                                 idempotency_key=idempotency_key)
+
+
+def scratch(artifacts: LocalArtifactStore) -> tempfile.TemporaryDirectory[str]:
+    """A private folder beside the artifact store (the same disk, so storing a snapshot is a rename), removed after."""
+    artifacts.root.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(dir=artifacts.root, prefix=".ingest-")
+
+
+def ingest_query(gov: Governance, actor: Actor, artifacts: LocalArtifactStore, settings: Settings, *, name: str,
+                 connection: str, query: str, idempotency_key: str | None = None) -> Recorded:
+    """Register the result of one read-only query on a registered connection; the source records the query (never
+    the connection's credentials)."""
+    gov.authorize(actor, Action.TRAIN, "dataset", name)  # refused before the source is touched
+    query = check_query(query)
+    url = gov.connection_url(connection)
+    with scratch(artifacts) as folder:
+        path = Path(folder) / "query.csv"
+        fetch_query(url, query, path, max_bytes=settings.max_dataset_bytes, timeout_s=settings.source_timeout)
+        return ingest_file(gov, actor, artifacts, path, name=name, source=f"query on {connection}: {query}",
+                           source_kind="query", max_bytes=settings.max_dataset_bytes, idempotency_key=idempotency_key)
+
+
+def ingest_object(gov: Governance, actor: Actor, artifacts: LocalArtifactStore, settings: Settings, *, name: str, uri: str,
+                  idempotency_key: str | None = None) -> Recorded:
+    """Register a CSV object from S3 (endpoint, region and credentials from the settings)."""
+    gov.authorize(actor, Action.TRAIN, "dataset", name)
+    with scratch(artifacts) as folder:
+        path = Path(folder) / "object.csv"
+        fetch_object(uri, path, max_bytes=settings.max_dataset_bytes, endpoint_url=settings.s3_endpoint_url,
+                     region=settings.s3_region)
+        return ingest_file(gov, actor, artifacts, path, name=name, source=uri, source_kind="s3",
+                           max_bytes=settings.max_dataset_bytes, idempotency_key=idempotency_key)
