@@ -161,3 +161,20 @@ def test_a_result_too_large_for_an_event_fails_the_job_and_the_worker_goes_on(db
     assert _events(w, "Completed") == 0 and not [n for n in w.app.recorder.select_notifications(start=1, limit=10_000)
                                                   if n.topic.endswith("ModelVersion.Trained")]
     assert worker.step() == (None, False), "the worker went on; nothing is left to run"
+
+
+def test_with_a_dask_scheduler_configured_a_jobs_cross_validation_fits_run_on_the_cluster(sqlite_url, tmp_path):
+    from distributed import LocalCluster
+
+    from tests.ml.test_compute import FinishedTasks
+
+    w = training_world(sqlite_url, tmp_path)
+    job_id = w.request(time_budget_seconds=1)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        tasks = FinishedTasks()
+        cluster.scheduler.add_plugin(tasks)
+        worker = w.trainer()
+        worker.settings.dask_scheduler = cluster.scheduler_address
+        worker.step()
+    assert w.app.training_job(job_id).state is JobState.SUCCEEDED
+    assert any("_fit_and_score" in key for key in tasks.keys), tasks.keys[:5]
