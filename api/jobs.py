@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 from pydantic import Field, StrictFloat, StrictInt
 
 from domain.training import FINAL, JobState, TrainingJob
-from ledger.jobs import progress_of
+from ledger.jobs import live_progress, progress_of
 from projections.queries import JOB_COLUMNS
 
 from .bodies import StrictJsonRoute
@@ -89,7 +89,9 @@ def list_jobs(services: ServicesDep, actor: CurrentActor, model_id: UUID | None 
             query.add(f"(requested_by_id = {r.param} OR model_id IN (SELECT model_id FROM registry_models"
                       f" WHERE owner = {r.param}))", r.owner, r.owner)
         page = r.fetch(query, "jobs", JOB_COLUMNS, {"created": int, "job_id": str}, limit)
-    return {**page, "items": [_public(row) for row in page["items"]]}
+        running = [row["job_id"] for row in page["items"] if row["state"] == "running"] if as_of is None else []
+        live = live_progress(services.db, r.conn, running)
+    return {**page, "items": [_public(row, live.get(row["job_id"])) for row in page["items"]]}
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail)

@@ -147,11 +147,13 @@ class JobPublic(BaseModel):
     error: JobError | None
     position: int | None = Field(description="the ledger position of the job's request (null until the read models "
                                  "have reached it)")
+    live: dict[str, Any] | None = Field(None, description="what the worker last reported while it runs: fraction, "
+                                        "candidates evaluated, best score and family so far, elapsed and remaining "
+                                        "seconds, and whether its lease has run out (then another worker takes over)")
 
 
 class JobDetail(JobPublic):
-    live: dict[str, Any] | None = Field(None, description="what the worker last reported while it runs: fraction, "
-                                        "candidates evaluated, best score so far, elapsed and remaining seconds")
+    """One job, read from the ledger itself when asked without `as_of` (so it is never behind the read models)."""
 
 
 class Recorded(BaseModel):

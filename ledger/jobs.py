@@ -92,11 +92,17 @@ class JobQueue:
 
 def progress_of(db: Database, conn: Any, job_id: str) -> dict[str, Any] | None:
     """The live progress a worker last reported for a job (None when none is running it)."""
+    return live_progress(db, conn, [job_id]).get(job_id)
+
+
+def live_progress(db: Database, conn: Any, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The live progress of those of `job_ids` that a worker is running and has reported on."""
+    if not job_ids:
+        return {}
     p = db.param()
-    row = conn.execute(f"SELECT state, worker, lease_until, progress FROM job_queue WHERE job_id = {p}", (job_id,)).fetchone()
+    rows = conn.execute(f"SELECT job_id, lease_until, progress FROM job_queue WHERE state = 'running' AND progress IS NOT NULL"
+                        f" AND job_id IN ({', '.join([p] * len(job_ids))})", tuple(job_ids)).fetchall()
     conn.rollback()
-    if row is None or row[0] != "running" or row[3] is None:
-        return None
-    progress: dict[str, Any] = json.loads(row[3])
-    progress["lease_expired"] = row[2] is not None and row[2] < time.time()
-    return progress
+    now = time.time()
+    return {job_id: {**json.loads(progress), "lease_expired": lease is not None and lease < now}
+            for job_id, lease, progress in rows}

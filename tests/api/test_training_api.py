@@ -181,3 +181,22 @@ def test_a_query_on_a_registered_connection_becomes_a_dataset_and_a_failing_one_
                                                                      "query": "SELECT * FROM no_such_table"})
     assert failed.status_code == 422 and failed.json()["error"]["code"] == "source_query_failed"
     assert http.events() == before
+
+
+def test_a_running_job_shows_the_workers_live_progress_in_the_list_and_alone(http):
+    w = http.world
+    job_id = w.request()
+    with w.db.connect() as conn:
+        queue = w.trainer().queue
+        queue.discover(conn)
+        queue.claim(conn, "worker-a", 30)
+        w.app.start_training(job_id, worker="worker-a", attempt=1, lease_seconds=30)
+        progress = {"fraction": 0.4, "candidates": 3, "best_score": 0.71, "best_family": "random_forest",
+                    "elapsed_seconds": 0.8, "remaining_seconds": 1.2}
+        assert queue.renew(conn, job_id, "worker-a", 30, progress)
+    http.project()
+    listed = http.call("GET", "/v1/jobs", "mia", params={"state": "running"}).json()["items"]
+    alone = http.call("GET", f"/v1/jobs/{job_id}", "dana").json()
+    for job in (listed[0], alone):
+        assert job["state"] == "running" and job["progress"] == 0.4 and job["live"]["candidates"] == 3
+        assert job["live"]["best_family"] == "random_forest" and job["live"]["lease_expired"] is False
