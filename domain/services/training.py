@@ -45,7 +45,7 @@ class Training(Service):
             check_owns(actor, model.owner)
             name = model.name
         else:
-            name = model_name or f"{dataset.name} {target or 'clusters'}"
+            name = model_name or f"{dataset.name[:120]} {target or 'clusters'}"  # within a model name's 200 characters
         exclude, protected = check_request(schema=dataset.schema, profile=dataset.profile, task=task, target=target,
                                            budget=time_budget_seconds, max_budget=self.max_training_budget,
                                            metric=metric, exclude=exclude, protected=protected_attributes)
