@@ -79,3 +79,21 @@ def test_a_data_scientist_cannot_page_into_another_data_scientists_jobs_with_the
     stolen = http.call("GET", "/v1/jobs", "dev", params={"limit": 1, "cursor": page["next_cursor"]})
     assert stolen.status_code == 400 and stolen.json()["error"]["code"] == "invalid_cursor"
     assert http.call("GET", "/v1/jobs", "dev").json()["items"] == []
+
+
+def _raw_upload(http, body: bytes, content_type: str):
+    return http.client.post("/v1/datasets/uploads", content=body, headers={
+        "Authorization": f"Bearer {http.world.keys['dana']}", "content-type": content_type})
+
+
+def test_a_malformed_multipart_body_is_422_invalid_request_not_an_undocumented_400(http):
+    many = b"".join(b'--B\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % i for i in range(1_200)) + b"--B--\r\n"
+    long_name = (b'--B\r\nContent-Disposition: form-data; name="file"; filename="' + b"x" * 10_000 +
+                 b'.csv"\r\n\r\na,b\n1,2\n\r\n--B--\r\n')
+    before = http.events()
+    for body, content_type in ((b"garbage", "multipart/form-data; boundary=B"), (b"garbage", "multipart/form-data"),
+                               (many, "multipart/form-data; boundary=B"), (long_name, "multipart/form-data; boundary=B")):
+        answer = _raw_upload(http, body, content_type)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["code"] == "invalid_request"
+    assert http.events() == before
