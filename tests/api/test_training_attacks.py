@@ -4,7 +4,29 @@ Each test is named after the attack; those that held are kept as cheap guards ag
 
 from __future__ import annotations
 
-from tests.api.test_training_api import CSV, http  # noqa: F401  (the fixture)
+import os
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.deps import Services
+from ledger.connections import ConnectionCredentials
+from ledger.settings import Settings
+from projections.runner import Projector
+from tests.api.test_training_api import CSV, Http
+from tests.workers.training_world import training_world
+
+
+@pytest.fixture
+def http(db_url, signer, tmp_path) -> Http:
+    """As tests/api/test_training_api.py's: a training world served over HTTP."""
+    w = training_world(db_url, tmp_path)
+    w.app.credentials = ConnectionCredentials(w.db, os.urandom(32))
+    settings = Settings(data_dir=tmp_path, max_dataset_bytes=64 * 1024)
+    Projector(w.db, w.app).catch_up()
+    return Http(TestClient(create_app(Services(w.app, w.db, signer.verifier, artifacts=w.artifacts, settings=settings))), w)
+
 
 FAR_DATES = b"opened,amount,approved\n" + b"".join(
     f"{'9999-12-31' if i % 7 == 0 else '0001-01-01' if i % 11 == 0 else f'2026-0{1 + i % 9}-1{i % 10}'},"
