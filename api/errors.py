@@ -92,4 +92,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        if e.status_code == 400:
+            # Starlette's only 400s are bodies it cannot parse (a malformed multipart upload: no boundary, too many
+            # parts, a part header too long): a body of the wrong shape, answered like every other one.
+            return error(422, "invalid_request", printable(f"body: {e.detail}", 2_000))
         return error(e.status_code, {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error"), str(e.detail))

@@ -90,6 +90,9 @@ class SourceInvalid(SourceError):
 _COMMENTS = re.compile(r"\s+|--[^\n]*(\n|$)|/\*.*?\*/", re.DOTALL)
 _FIRST_WORD = re.compile(r"^(select|with)\b", re.IGNORECASE)
 _KINDS = {"postgresql": 5432, "mysql": 3306}
+#: MySQL and MariaDB write files from a SELECT (INTO OUTFILE / DUMPFILE) even in a READ ONLY transaction, with the
+#: connection's FILE privilege, and run /*! … */ comments as code; so the words are refused wherever they appear.
+_MYSQL_WRITES_FILE = re.compile(r"outfile|dumpfile", re.IGNORECASE)
 
 
 def check_query(query: str) -> str:
@@ -203,6 +206,8 @@ def fetch_query(url: str, query: str, dest: Path, *, max_bytes: int, timeout_s: 
     source = _Url(url)
     if not 0 < timeout_s <= 86_400 or max_bytes <= 0:
         raise SourceInvalid("a fetch needs a timeout from 0 to 86400 s and a positive size bound")
+    if source.kind == "mysql" and _MYSQL_WRITES_FILE.search(body):
+        raise SourceInvalid("a source query may not write a file (SELECT … INTO OUTFILE or DUMPFILE)")
     run = _fetch_postgresql if source.kind == "postgresql" else _fetch_mysql
     with _new_file(dest) as out:
         rows = run(source, body, out, max_bytes=max_bytes, timeout_s=timeout_s)

@@ -30,6 +30,8 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
+from .tabular import epoch_days
+
 #: Categories kept per column by the encoders; rarer ones share one "infrequent" column (or code).
 MAX_CATEGORIES = 50
 NUMERIC_TYPES = frozenset({"integer", "float"})
@@ -71,9 +73,7 @@ class EpochDays(TransformerMixin, BaseEstimator):
         frame = pd.DataFrame(X)
         columns = []
         for column in frame.columns:
-            parsed = pd.to_datetime(frame[column], format="ISO8601", errors="coerce", utc=True)
-            days = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(days=1)
-            columns.append(days.to_numpy(dtype=float, na_value=np.nan))
+            columns.append(epoch_days(frame[column]))  # year 9999 or 1 included: see ml.tabular.epoch_days
         return np.column_stack(columns)
 
 

@@ -46,6 +46,8 @@ def _lines(path: Path) -> Iterator[str]:
                 raise InvalidDataset(f"line {number} is not UTF-8: invalid byte at offset {offset + e.start}") from None
             if "\x00" in text:
                 raise InvalidDataset(f"line {number} holds a NUL character")
+            if number == 1:  # Excel's "CSV UTF-8" starts with a byte order mark; it is not part of the first name
+                text = text.removeprefix("\ufeff")
             offset += len(raw)
             yield text
     try:
@@ -103,7 +105,7 @@ def read_csv(path: Path, *, max_bytes: int) -> pd.DataFrame:
         raise InvalidDataset(f"the file is {size} bytes; at most {max_bytes} are allowed")
     _check_csv(path)
     try:
-        df = pd.read_csv(path, encoding="utf-8", low_memory=False)
+        df = pd.read_csv(path, encoding="utf-8-sig", low_memory=False)  # utf-8, a leading BOM dropped
     except (ValueError, pd.errors.ParserError) as e:
         raise InvalidDataset(f"pandas could not parse the file: {str(e)[:200]}") from None
     for column in df.columns:
@@ -157,12 +159,21 @@ def json_float(value: Any, digits: int = 6) -> float | None:
     return float(f"{x:.{digits}g}") if math.isfinite(x) else None
 
 
+#: 1970-01-01 at the coarsest resolution: subtracting it keeps the values' own resolution. A nanosecond epoch made
+#: pandas convert them to nanoseconds, which overflow outside 1677-2262 (year 9999 and year 1 are valid ISO dates).
+_EPOCH = pd.Timestamp(0, tz="UTC").as_unit("s")
+
+
+def epoch_days(values: Any) -> np.ndarray:
+    """ISO 8601 date-times as float days since 1970-01-01 (UTC); what does not parse is NaN."""
+    parsed = pd.to_datetime(pd.Series(values), format="ISO8601", errors="coerce", utc=True)
+    return ((parsed - _EPOCH) / pd.Timedelta(days=1)).to_numpy(dtype=float, na_value=np.nan)
+
+
 def numeric_values(series: pd.Series, kind: str) -> np.ndarray:
     """Finite float values of a numeric or datetime column (datetimes as days since 1970-01-01)."""
     if kind == "datetime":
-        parsed = pd.to_datetime(series, format="ISO8601", errors="coerce", utc=True)
-        days = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(days=1)
-        values = days.to_numpy(dtype=float, na_value=np.nan)
+        values = epoch_days(series)
     else:
         values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     return values[np.isfinite(values)]
