@@ -26,6 +26,8 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 _TRUE_FALSE = {"true", "false"}
 
+#: A profile names a value only when at least this many rows hold it: a profile is recorded in the ledger for ever.
+MIN_SHARED = 5
 #: A column is a category when it has at most this many distinct values and at most this share of rows.
 CATEGORY_MAX_DISTINCT = 50
 CATEGORY_MAX_SHARE = 0.5
@@ -193,8 +195,9 @@ def _column_profile(series: pd.Series, kind: str, *, top: int, text_cap: int, qu
             if quantiles:
                 qs = np.quantile(values, quantiles)
                 entry["quantiles"] = {str(q): json_float(v) for q, v in zip(quantiles, qs)}
-    elif top:
-        counts = _non_missing(series).astype(str).value_counts().head(top)
+    elif top and kind != "string":  # free text (names, e-mails, ids) is never quoted into the ledger
+        counts = _non_missing(series).astype(str).value_counts()
+        counts = counts[counts >= MIN_SHARED].head(top)  # a value fewer rows hold could single out a person
         entry["top"] = [[str(value)[:text_cap], int(count)] for value, count in counts.items()]
     return entry
 

@@ -6,6 +6,7 @@ import json
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ml.automl import TrainingSpec, train
@@ -51,8 +52,7 @@ def test_progress_is_reported_after_each_trial_with_increasing_candidates(credit
 def test_the_result_is_json_safe_and_describes_the_training_data(credit_run):
     result, _ = credit_run
     json.dumps([result.leaderboard, result.metrics, result.feature_domains, result.baseline, result.params], allow_nan=False)
-    assert result.feature_domains["region"] == {"categories": sorted(result.feature_domains["region"]["categories"],
-                                                                    key=result.feature_domains["region"]["categories"].index)}
+    assert result.feature_domains["region"]["other_values"] is False
     assert set(result.feature_domains["region"]["categories"]) == {"north", "south", "east", "west"}
     histogram = result.baseline["income"]["histogram"]
     assert len(histogram["edges"]) == 11 and sum(histogram["counts"]) == result.baseline["income"]["n"]
@@ -87,3 +87,21 @@ def test_the_same_seed_and_trials_give_the_same_winner(credit):
     assert first.candidates == second.candidates == 1  # the first enqueued default always runs
     assert first.cv_mean == second.cv_mean
     assert np.array_equal(first.pipeline.predict_proba(credit), second.pipeline.predict_proba(credit))
+
+
+def test_no_value_that_could_single_out_a_person_is_kept_in_what_the_ledger_records():
+    from ml.baseline import HASH_BUCKETS, categorical_reference, feature_domains
+    from ml.tabular import profile
+
+    rows = 60
+    df = pd.DataFrame({"email": [f"person{i}@bank.example" for i in range(rows)],
+                       "branch": ["north"] * 30 + ["south"] * 27 + ["tiny-village"] * 3})
+    schema = {"email": "string", "branch": "category"}
+    recorded = json.dumps([profile(df, schema), feature_domains(df, schema),
+                           categorical_reference(df["email"], "string"), categorical_reference(df["branch"])])
+    assert "person" not in recorded and "tiny-village" not in recorded, "a free-text value or a rare category is named"
+    assert "north" in recorded and "south" in recorded
+    hashed = categorical_reference(df["email"], "string")
+    assert hashed["hashed"] == HASH_BUCKETS and abs(sum(hashed["frequencies"].values()) - 1) < 1e-5
+    assert feature_domains(df, schema) == {"email": {"free_text": True},
+                                           "branch": {"categories": ["north", "south"], "other_values": True}}
