@@ -65,7 +65,8 @@ def upload_dataset(services: ServicesDep, actor: CurrentActor, file: Annotated[U
                 if written > limit:
                     raise DatasetTooLarge(f"the upload is larger than the {limit} bytes a dataset may have")
                 out.write(chunk)
-        source = f"upload:{(file.filename or 'data.csv')[:200]}"
+        label = "".join(c if c.isprintable() else "?" for c in (file.filename or "data.csv"))[:200]
+        source = f"upload:{label}"  # the client's file name, as a label only: nothing is opened by it
         recorded = ingest_file(services.governance, actor, services.artifacts, path, name=name, source=source,
                                source_kind="upload", max_bytes=limit, idempotency_key=idempotency_key)
     return dataset_answer(services, recorded)

@@ -48,6 +48,8 @@ def check_profile(profile: Any, schema: dict[str, str]) -> dict[str, Any]:
 
 def check_registration(name: str, source: str, schema: Any, row_count: Any, content_hash: str) -> None:
     check_text(name, "a dataset's name", max_length=200)
+    if not name.isprintable():  # control and bidirectional-override characters redraw a terminal or a report
+        raise InvalidInput("a dataset's name may hold only printable characters")
     check_text(source, "a dataset's source (a file, query or object URL)", max_length=2_000)
     check_schema(schema)
     if not isinstance(row_count, int) or isinstance(row_count, bool) or not 0 <= row_count <= INT64_MAX:

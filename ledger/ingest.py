@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 
 from domain.application import Governance, Recorded
+from domain.datasets import check_registration
+from domain.errors import DomainError
 from domain.roles import Action, Actor
 from ml.errors import MLError
 from ml.tabular import infer_schema, profile, read_csv
@@ -18,7 +20,7 @@ from ml.tabular import infer_schema, profile, read_csv
 from .artifacts import LocalArtifactStore
 from .errors import LedgerError
 from .settings import Settings
-from .sources import check_query, fetch_object, fetch_query
+from .sources import SourceInvalid, check_query, fetch_object, fetch_query
 
 
 class InvalidDataset(LedgerError):
@@ -41,6 +43,10 @@ def ingest_file(gov: Governance, actor: Actor, artifacts: LocalArtifactStore, pa
     except MLError as e:
         raise InvalidDataset(e.message) from None
     schema = infer_schema(frame)
+    try:  # what the registration will refuse is refused before the snapshot is stored, so nothing is left behind
+        check_registration(name, source, schema, len(frame), "0" * 64)
+    except DomainError as e:
+        raise InvalidDataset(e.message) from None
     digest = artifacts.put_file(path)  # content-addressed: a retry stores nothing new
     return gov.register_dataset(actor, name=name, source=source, schema=schema, row_count=len(frame), content_hash=digest,
                                 source_kind=source_kind, profile=profile(frame, schema), snapshot=True,
@@ -71,6 +77,10 @@ def ingest_object(gov: Governance, actor: Actor, artifacts: LocalArtifactStore, 
                   idempotency_key: str | None = None) -> Recorded:
     """Register a CSV object from S3 (endpoint, region and credentials from the settings)."""
     gov.authorize(actor, Action.TRAIN, "dataset", name)
+    bucket = uri.removeprefix("s3://").split("/", 1)[0]
+    if bucket not in settings.s3_ingest_bucket_names:  # the service's AWS credentials may reach more than data
+        raise SourceInvalid(f"bucket {bucket!r} is not one datasets may be read from; an operator lists those in "
+                            "GOVLEDGER_S3_INGEST_BUCKETS")
     with scratch(artifacts) as folder:
         path = Path(folder) / "object.csv"
         fetch_object(uri, path, max_bytes=settings.max_dataset_bytes, endpoint_url=settings.s3_endpoint_url,

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(default=262_144, ge=1024, description="the largest stored event (topic and state), in bytes")
     s3_endpoint_url: str | None = Field(default=None, description="an S3-compatible endpoint; AWS when unset")
     s3_region: str | None = Field(default=None, description="the S3 region (credentials come from the AWS chain)")
+    s3_ingest_buckets: str = Field(default="", description="comma-separated buckets datasets may be ingested from (none by default)")
     connections_key: SecretStr | None = Field(default=None, description="the AES-256 key (64 hex digits) that encrypts data connections' URLs; else keys/connections.key")
     http_max_body: int = Field(default=MIB, ge=1024, le=64 * MIB, description="largest request body, in bytes, except uploads")
     http_max_upload: int = Field(default=96 * MIB, ge=1024, le=4096 * MIB, description="largest upload body, in bytes")
@@ -41,6 +42,10 @@ class Settings(BaseSettings):
     training_cv_folds: int = Field(default=5, ge=2, le=20, description="cross-validation folds of the AutoML search")
     dask_scheduler: str | None = Field(default=None, description="a Dask scheduler address (tcp://HOST:8786): cross-validation fits run on that cluster")
     source_timeout: float = Field(default=60, gt=0, le=3_600, description="seconds a dataset query may run")
+
+    @property
+    def s3_ingest_bucket_names(self) -> frozenset[str]:
+        return frozenset(b.strip() for b in self.s3_ingest_buckets.split(",") if b.strip())
 
     @property
     def resolved_database_url(self) -> str:

@@ -40,6 +40,8 @@ class Training(Service):
                          model_id: UUID | None = None, model_name: str | None = None) -> Pending:
         """Queue AutoML on a dataset whose bytes the artifact store holds, for a model the actor owns (or a new one)."""
         dataset = self._get(dataset_id, Dataset, "dataset")
+        if model_id is not None and model_name is not None:
+            raise InvalidInput("name an existing model (model_id) or a new one (model_name), not both")
         if model_id is not None:
             model = self._get(model_id, Model, "model")
             check_owns(actor, model.owner)

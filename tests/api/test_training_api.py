@@ -200,3 +200,50 @@ def test_a_running_job_shows_the_workers_live_progress_in_the_list_and_alone(htt
     for job in (listed[0], alone):
         assert job["state"] == "running" and job["progress"] == 0.4 and job["live"]["candidates"] == 3
         assert job["live"]["best_family"] == "random_forest" and job["live"]["lease_expired"] is False
+
+
+def test_an_s3_object_in_a_listed_bucket_becomes_a_dataset_and_any_other_bucket_is_refused(http, s3_endpoint, monkeypatch):
+    import boto3
+
+    from tests.s3_server import CREDENTIALS
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    for bucket in ("gl-data-feed", "gl-exports"):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="apps.csv", Body=CSV)
+    settings = http.client.app.state.services.settings
+    http.client.app.state.services.settings = settings.model_copy(update={
+        "s3_endpoint_url": s3_endpoint, "s3_ingest_buckets": "gl-data-feed"})
+    answer = http.call("POST", "/v1/datasets/objects", "dana", json={"name": "feed", "uri": "s3://gl-data-feed/apps.csv"})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["content_hash"] == hashlib.sha256(CSV).hexdigest()
+    before = http.events()
+    refused = http.call("POST", "/v1/datasets/objects", "dana", json={"name": "x", "uri": "s3://gl-exports/apps.csv"})
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "source_invalid"
+    assert "GOVLEDGER_S3_INGEST_BUCKETS" in refused.json()["error"]["message"] and http.events() == before
+
+
+def test_a_dataset_name_with_control_characters_is_refused_and_nothing_is_stored(http):
+    before, stored = http.events(), set(http.world.artifacts.root.rglob("*"))
+    answer = http.call("POST", "/v1/datasets/uploads", "dana", files={"file": ("a.csv", CSV)},
+                       data={"name": "loans\x1b[2J\x1b[Happroved"})
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_dataset"
+    assert http.events() == before and set(http.world.artifacts.root.rglob("*")) == stored
+
+
+def test_an_upload_names_its_source_by_the_file_name_with_control_characters_made_harmless(http):
+    answer = http.call("POST", "/v1/datasets/uploads", "dana", files={"file": ("a\x1b]0;x\x07.csv", CSV)},
+                       data={"name": "labelled"})
+    source = answer.json()["dataset"]["source"]
+    assert answer.status_code == 201 and source.startswith("upload:a?]0;x") and source.isprintable()
+
+
+def test_a_training_request_names_an_existing_model_or_a_new_one_not_both(http):
+    w = http.world
+    model = w.app.register_model(w.ds, name="mine").id
+    answer = http.call("POST", "/v1/training-jobs", "dana", json={
+        "dataset_id": str(w.dataset_id), "target": "defaulted", "task": "classification", "time_budget_seconds": 2,
+        "model_id": str(model), "model_name": "another"})
+    assert answer.status_code == 422 and "not both" in answer.json()["error"]["message"]
