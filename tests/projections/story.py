@@ -21,8 +21,9 @@ from tests.domain.world import MemoryArtifacts
 SECTIONS = ("model_info", "domain_context", "fairness_bias", "risk_classification")
 
 
-def story(db: Database, after_each: Callable[[], None] | None = None, keys: dict[str, str] | None = None) -> Governance:
-    """`after_each` runs after every command; `keys` receives each user's API key."""
+def story(db: Database, after_each: Callable[[], None] | None = None, keys: dict[str, str] | None = None, *,
+          with_training: bool = False) -> Governance:
+    """`after_each` runs after every command; `keys` receives each user's API key; `with_training` adds training jobs."""
     app = Governance(env=db.eventsourcing_env(), artifacts=MemoryArtifacts())
     step = after_each or (lambda: None)
     keys = {} if keys is None else keys
@@ -68,7 +69,39 @@ def story(db: Database, after_each: Callable[[], None] | None = None, keys: dict
     key_id = keys["dev"].split("_")[1]
     app.revoke_api_key(admin, key_id)
     step()
+    if with_training:
+        training(app, dana, step)
     return app
+
+
+#: What a training worker hands the ledger for a completed job (the search itself is tested in tests/ml).
+TRAINED = {"estimator": "HistGradientBoostingClassifier", "family": "hist_gradient_boosting", "params": {"max_iter": 100},
+           "metric": "roc_auc", "cv_mean": 0.81, "cv_std": 0.01, "candidates": 9, "seconds": 4.0,
+           "leaderboard": [{"family": "hist_gradient_boosting", "params": {"max_iter": 100}, "cv_mean": 0.81, "cv_std": 0.01,
+                            "fit_seconds": 0.3}, {"family": "ridge", "params": {}, "cv_mean": 0.7, "cv_std": 0.02, "fit_seconds": 0.1}],
+           "metrics": {"cv_roc_auc_mean": 0.81}, "input_schema": {"a": "integer"}, "feature_domains": {"a": {"min": 0, "max": 9}},
+           "baseline": {"a": {"quantiles": {"0.5": 4.0}, "n": 50}}, "classes": [False, True]}
+
+
+def training(app: Governance, dana: Any, step: Callable[[], None]) -> None:
+    """Training jobs: one completed after a takeover (a new model and its version), one cancelled, one failed."""
+    profile = {"a": {"type": "integer", "missing_share": 0.0, "distinct": 10},
+               "y": {"type": "boolean", "missing_share": 0.0, "distinct": 2}}
+    snapshot = app.register_dataset(dana, name="snapshot", source="upload:s.csv", schema={"a": "integer", "y": "boolean"},
+                                    row_count=50, content_hash="ef" * 32, source_kind="upload", profile=profile, snapshot=True).id
+    step()
+    jobs = [app.request_training(dana, dataset_id=snapshot, task="classification", target="y", time_budget_seconds=5,
+                                 model_name=f"trained-{n}").id for n in range(3)]
+    step()
+    app.start_training(jobs[0], worker="w1", attempt=1, lease_seconds=30)
+    step()
+    app.start_training(jobs[0], worker="w2", attempt=2, lease_seconds=30)  # w1's lease ran out
+    app.complete_training(jobs[0], worker="w2", attempt=2, artifact_hash="12" * 32, trained=TRAINED)
+    step()
+    app.cancel_training(dana, jobs[1], reason="wrong target")
+    app.start_training(jobs[2], worker="w2", attempt=1, lease_seconds=30)
+    app.fail_training(jobs[2], worker="w2", attempt=1, code="invalid_dataset", reason="the snapshot was altered")
+    step()
 
 
 WRITTEN = ("model_info", "domain_context", "fairness_bias", "provenance", "consent", "risk_classification")

@@ -26,7 +26,7 @@ def snapshot(db: Database) -> dict[str, list[tuple]]:
 
 def test_incremental_catch_up_and_a_full_rebuild_give_identical_read_models(db):
     projector = Projector(db, Governance(env=db.eventsourcing_env()), batch=7)
-    app = story(db, after_each=projector.catch_up)
+    app = story(db, after_each=projector.catch_up, with_training=True)
     projector.catch_up()
     incremental = snapshot(db)
     assert all(incremental[t] for t in TABLES), f"empty read models: {[t for t in TABLES if not incremental[t]]}"
@@ -38,7 +38,7 @@ def test_incremental_catch_up_and_a_full_rebuild_give_identical_read_models(db):
 
 
 def test_catching_up_twice_applies_nothing_twice(db):
-    app = story(db)
+    app = story(db, with_training=True)
     Projector(db, app).catch_up()
     first = snapshot(db)
     Projector(db, app).catch_up()
@@ -87,7 +87,7 @@ class Replay:
 
 
 def test_every_as_of_answer_equals_a_replay_to_that_position(db):
-    app = story(db)
+    app = story(db, with_training=True)
     Projector(db, app).catch_up()
     replay = Replay(app)
     end = app.recorder.max_notification_id()
@@ -119,11 +119,26 @@ def test_the_audit_trail_names_who_acted_on_what_and_keeps_refusals(db):
     assert {r["event_type"] for r in rows if r["data_subject"]} >= {"User.Created", "User.RoleChanged"}
 
 
+def test_jobs_hold_each_training_jobs_state_as_of_any_position(db):
+    app = story(db, with_training=True)
+    Projector(db, app).catch_up()
+    with db.connect() as conn:
+        rows = conn.execute("SELECT state, attempt, worker, error, result FROM jobs WHERE kind = 'training' AND valid_to IS NULL"
+                            " ORDER BY created, job_id").fetchall()
+        history = conn.execute("SELECT state FROM jobs WHERE kind = 'training' ORDER BY valid_from").fetchall()
+    states = sorted((r[0], r[1], r[2]) for r in rows)
+    assert states == [("cancelled", 0, None), ("failed", 1, "w2"), ("succeeded", 2, "w2")]
+    assert [h[0] for h in history].count("running") == 3, "each start (the takeover too) is a version of the row"
+    done = next(r for r in rows if r[0] == "succeeded")
+    assert json.loads(done[4])["leaderboard"][0]["family"] == "hist_gradient_boosting"
+
+
 def test_jobs_hold_every_batch_run_with_its_result(db):
     app = story(db)
     Projector(db, app).catch_up()
     with db.connect() as conn:
-        jobs = conn.execute("SELECT job_id, state, requested_by, result, kind FROM jobs ORDER BY created").fetchall()
+        jobs = conn.execute("SELECT job_id, state, requested_by, result, kind FROM jobs WHERE kind = 'batch_inference'"
+                            " AND valid_to IS NULL ORDER BY created").fetchall()
     assert [j[0] for j in jobs] == ["run-credit-0", "run-credit-1", "run-fraud-0"]
     assert {j[1] for j in jobs} == {"succeeded"} and {j[2] for j in jobs} == {"mia"} and {j[4] for j in jobs} == {"batch_inference"}
     assert json.loads(jobs[0][3])["report_hashes"] == {"drift": "cd" * 32}
