@@ -185,6 +185,17 @@ def test_a_query_on_a_registered_connection_becomes_a_dataset_and_a_failing_one_
     assert http.events() == before
 
 
+def test_a_query_through_a_superuser_connection_is_422_source_privileged_and_registers_nothing(http, pg_url):
+    admin = http.world.app.authenticate(http.world.keys["root"])
+    http.world.app.register_connection(admin, name="superuser", url=pg_url)
+    before = http.events()
+    answer = http.call("POST", "/v1/datasets/queries", "dana", json={
+        "name": "server files", "connection": "superuser", "query": "SELECT pg_read_file('/etc/hostname') AS f"})
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "source_privileged", answer.text
+    assert "is a superuser" in answer.json()["error"]["message"] and pg_url not in answer.text
+    assert http.events() == before
+
+
 def test_a_running_job_shows_the_workers_live_progress_in_the_list_and_alone(http):
     w = http.world
     job_id = w.request()
