@@ -26,6 +26,8 @@ STATUS = {
     # A source is another server: its faults are a gateway's (502, 504), never the caller's 401/403.
     "source_unreachable": 502, "source_auth_failed": 502, "source_query_failed": 422, "source_timeout": 504,
     "source_not_found": 404, "source_too_large": 413, "source_invalid": 422,
+    # The registered role, not the caller's request, is at fault; but retrying cannot help, so not a 502.
+    "source_privileged": 422,
 }
 
 #: Faults that mean the database cannot serve now (down, restarting, every pooled connection busy, a lock or

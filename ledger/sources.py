@@ -2,7 +2,7 @@
 or an object on S3, copied as it is.
 
 Every fetch is bounded (bytes, time), reads only (a READ ONLY transaction; a cheap check refuses what is plainly
-not one SELECT), streams (a server-side cursor, an object body in chunks), and leaves nothing behind when it fails.
+not one SELECT; a role privileged beyond reading rows is refused before the query runs: ledger/source_roles.py), streams (a server-side cursor, an object body in chunks), and leaves nothing behind when it fails.
 A connection URL holds a password: no message, log record or exception chain raised from here holds it, because
 driver text is scrubbed and driver exceptions are not chained (`from None`).
 """
@@ -26,10 +26,11 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from uuid import UUID
 
 from .errors import LedgerError
+from .source_roles import mysql_privileges, postgresql_privileges
 
 __all__ = [
-    "SourceAuthFailed", "SourceError", "SourceInvalid", "SourceNotFound", "SourceQueryFailed", "SourceTimeout",
-    "SourceTooLarge", "SourceUnreachable", "fetch_object", "fetch_query",
+    "SourceAuthFailed", "SourceError", "SourceInvalid", "SourceNotFound", "SourcePrivileged", "SourceQueryFailed",
+    "SourceTimeout", "SourceTooLarge", "SourceUnreachable", "fetch_object", "fetch_query",
 ]
 
 log = logging.getLogger("govledger.sources")
@@ -77,6 +78,13 @@ class SourceNotFound(SourceError):
 
 class SourceTooLarge(SourceError):
     code = "source_too_large"  # 413
+
+
+class SourcePrivileged(SourceError):
+    """The connection's database role may do more than read rows (a superuser, a reader of the server's files):
+    READ ONLY does not bound such a role, so no query runs through it (422; register a least-privileged role)."""
+
+    code = "source_privileged"
 
 
 class SourceInvalid(SourceError):
@@ -227,6 +235,7 @@ def _fetch_postgresql(source: _Url, query: str, out: BinaryIO, *, max_bytes: int
     try:
         conn.execute("SET TRANSACTION READ ONLY")
         conn.execute(f"SET LOCAL statement_timeout = {max(1, round(timeout_s * 1000))}")
+        _refuse_privileged(source, *postgresql_privileges(conn))
         with conn.cursor(name="govledger_fetch") as cursor:  # server-side: rows arrive batch by batch
             cursor.execute(query)
             header = [column.name for column in cursor.description or []]
@@ -236,6 +245,13 @@ def _fetch_postgresql(source: _Url, query: str, out: BinaryIO, *, max_bytes: int
         raise _pg_query_error(source, e, timeout_s) from None
     finally:
         conn.close()  # never committed: the transaction was read-only anyway
+
+
+def _refuse_privileged(source: _Url, role: str, reasons: list[str]) -> None:
+    if reasons:
+        raise SourcePrivileged(source.scrub(
+            f"{source.where} connects as {role}, which {' and '.join(reasons)}: a dataset query runs only through a "
+            "least-privileged, read-only role (docs/operations.md, \"Data connections\")"))
 
 
 def _pg_connect_error(source: _Url, e: Exception) -> SourceError:
@@ -286,6 +302,7 @@ def _fetch_mysql(source: _Url, query: str, out: BinaryIO, *, max_bytes: int, tim
             except pymysql.err.OperationalError:  # MySQL names it otherwise, in milliseconds
                 setup.execute(f"SET SESSION max_execution_time = {max(1, round(timeout_s * 1000))}")
             setup.execute("START TRANSACTION READ ONLY")
+            _refuse_privileged(source, *mysql_privileges(setup))
         with conn.cursor(SSCursor) as cursor:  # unbuffered: rows arrive as they are read
             cursor.execute(query)
             header = [column[0] for column in cursor.description or []]

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -54,6 +56,40 @@ def pg_url(pg_template: str) -> Iterator[str]:
     yield f"{PG_BASE}/{name}"
     with _admin() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def pg_reader(url: str, *grants: str) -> Iterator[str]:
+    """A least-privileged login role on the database at `url` (a superuser's URL), and its URL; dropped after.
+
+    It may connect, use the schema public and SELECT its tables, those there now and those the superuser creates
+    later, and whatever `grants` add ("GRANT USAGE ON SEQUENCE s TO {role}"). A dataset query through a superuser is
+    refused (ledger/source_roles.py), so the tests fetch through such a role, as an operator must."""
+    role = f"gl_reader_{uuid.uuid4().hex[:10]}"
+    database = urlsplit(url).path.removeprefix("/")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")  # no password: this server trusts local logins
+        conn.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
+        conn.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {role}")
+        for grant in grants:
+            conn.execute(grant.format(role=role))
+    parts = urlsplit(url)
+    try:
+        yield parts._replace(netloc=f"{role}@{parts.netloc.rpartition('@')[2]}").geturl()
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")  # its grants and default privileges, in this database
+            conn.execute(f"DROP ROLE {role}")
+
+
+@pytest.fixture
+def pg_reader_url(pg_url: str) -> Iterator[str]:
+    """A least-privileged role's URL on pg_url's database (see pg_reader): register this, not pg_url, as a data
+    connection."""
+    with pg_reader(pg_url) as url:
+        yield url
 
 
 @pytest.fixture

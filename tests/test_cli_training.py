@@ -38,12 +38,12 @@ def _cli(tmp_path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[s
     return result
 
 
-def test_a_connection_takes_its_url_from_stdin_and_never_shows_the_password(tmp_path, pg_url):
+def test_a_connection_takes_its_url_from_stdin_and_never_shows_the_password(tmp_path, pg_url, pg_reader_url):
     keys = _users(tmp_path)
-    with psycopg.connect(pg_url, autocommit=True) as conn:
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # as the superuser; the reader may SELECT what it creates
         conn.execute("CREATE TABLE loans (amount float, late boolean)")
         conn.execute("INSERT INTO loans SELECT g * 10.5, g % 2 = 0 FROM generate_series(1, 30) g")
-    url = pg_url.replace("postgres@", "postgres:s3cret-pa55@")  # trust auth: the password is ignored, and must never show
+    url = pg_reader_url.replace("@", ":s3cret-pa55@", 1)  # trust auth: the password is ignored, and must never show
     added = _cli(tmp_path, "connections", "add", "bureau", "--api-key-file", keys["root"], stdin=url + "\n")
     assert added.returncode == 0, added.stderr
     listed = _cli(tmp_path, "connections", "list", "--api-key-file", keys["dana"])

@@ -106,7 +106,7 @@ def test_a_source_error_is_answered_with_its_documented_status():
     from ledger import sources
 
     documented = {"source_unreachable": 502, "source_auth_failed": 502, "source_query_failed": 422, "source_timeout": 504,
-                  "source_not_found": 404, "source_too_large": 413, "source_invalid": 422}
+                  "source_not_found": 404, "source_too_large": 413, "source_invalid": 422, "source_privileged": 422}
     codes = {cls.code for cls in vars(sources).values() if isinstance(cls, type) and issubclass(cls, sources.SourceError)}
     assert codes - {"source_error"} == set(documented)
     assert {code: STATUS[code] for code in documented} == documented

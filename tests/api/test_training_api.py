@@ -164,22 +164,35 @@ def test_a_tampered_artifact_is_never_served(http):
     assert answer.status_code == 503 and answer.json()["error"]["code"] == "artifact_invalid"
 
 
-def test_a_query_on_a_registered_connection_becomes_a_dataset_and_a_failing_one_registers_nothing(http, pg_url):
+def test_a_query_on_a_registered_connection_becomes_a_dataset_and_a_failing_one_registers_nothing(http, pg_url,
+                                                                                                     pg_reader_url):
     import psycopg
-    with psycopg.connect(pg_url, autocommit=True) as conn:
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # as the superuser; the reader may SELECT what it creates
         conn.execute("CREATE TABLE applicants (age int, income float, defaulted boolean)")
         conn.execute("INSERT INTO applicants SELECT 20 + g % 40, 1000.5 * g, g % 3 = 0 FROM generate_series(1, 50) g")
     admin = http.world.app.authenticate(http.world.keys["root"])
-    http.world.app.register_connection(admin, name="bureau", url=pg_url)
+    http.world.app.register_connection(admin, name="bureau", url=pg_reader_url)
     answer = http.call("POST", "/v1/datasets/queries", "dana", json={"name": "bureau extract", "connection": "bureau",
                                                                      "query": "SELECT * FROM applicants ORDER BY income"})
     assert answer.status_code == 201, answer.text
     assert answer.json()["row_count"] == 50 and answer.json()["profile"]["defaulted"]["type"] == "boolean"
-    assert "postgres@" not in answer.text and pg_url not in answer.text
+    reader = pg_reader_url.split("//", 1)[1].split("@", 1)[0]
+    assert f"{reader}@" not in answer.text and pg_reader_url not in answer.text
     before = http.events()
     failed = http.call("POST", "/v1/datasets/queries", "dana", json={"name": "x", "connection": "bureau",
                                                                      "query": "SELECT * FROM no_such_table"})
     assert failed.status_code == 422 and failed.json()["error"]["code"] == "source_query_failed"
+    assert http.events() == before
+
+
+def test_a_query_through_a_superuser_connection_is_422_source_privileged_and_registers_nothing(http, pg_url):
+    admin = http.world.app.authenticate(http.world.keys["root"])
+    http.world.app.register_connection(admin, name="superuser", url=pg_url)
+    before = http.events()
+    answer = http.call("POST", "/v1/datasets/queries", "dana", json={
+        "name": "server files", "connection": "superuser", "query": "SELECT pg_read_file('/etc/hostname') AS f"})
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "source_privileged", answer.text
+    assert "is a superuser" in answer.json()["error"]["message"] and pg_url not in answer.text
     assert http.events() == before
 
 

@@ -1,23 +1,27 @@
-"""Attacks on ingestion from a hostile or careless data scientist: odd CSVs and queries that try to write.
+"""Attacks on ingestion from a hostile or careless data scientist: odd CSVs, queries that try to write, and queries
+through a privileged database role that a READ ONLY transaction does not bound.
 
 Each test is named after the attack; the ones that held are kept as cheap guards against regressions."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pymysql
 import pytest
 
-from ledger.sources import SourceInvalid, check_query, fetch_query
+from ledger.sources import SourceInvalid, SourcePrivileged, check_query, fetch_query
 from ml.errors import InvalidDataset
 from ml.preprocess import EpochDays
 from ml.tabular import infer_schema, profile, read_csv
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, pg_reader
 
 MARIA = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 LIMITS = {"max_bytes": 1_000_000, "timeout_s": 10}
@@ -81,27 +85,43 @@ def test_numbers_beyond_int64_or_float_range_and_nan_strings_profile_as_json_saf
 # -- queries that try to write ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def maria_file_user():
-    """A MariaDB user with the FILE privilege (which an administrator might well grant a reporting account)."""
+def _maria_admin() -> pymysql.Connection:
     try:
-        admin = pymysql.connect(**MARIA, connect_timeout=5, autocommit=True)
+        return pymysql.connect(**MARIA, connect_timeout=5, autocommit=True)
     except pymysql.err.OperationalError as e:
         if IN_CI:
             pytest.fail(f"MariaDB at 127.0.0.1:3306 is unreachable and CI=true: {e}")
         pytest.skip(f"MariaDB at 127.0.0.1:3306 is unreachable: {e}")
+
+
+@contextmanager
+def _maria_user(*grants: str) -> Iterator[tuple[str, str]]:
+    """A MariaDB database, and a user with a password who may do anything in it and what `grants` add ({user} is its
+    account, {role} a role of the same tag, dropped after): its URL and the tag."""
+    admin = _maria_admin()
     tag = uuid.uuid4().hex[:10]
-    name, user, password = f"src_{tag}", f"gl_{tag}", "File-pw:1"
-    with admin.cursor() as c:
-        c.execute(f"CREATE DATABASE {name}")
-        c.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY {admin.escape(password)}")
-        c.execute(f"GRANT ALL ON {name}.* TO '{user}'@'%'")
-        c.execute(f"GRANT FILE ON *.* TO '{user}'@'%'")
-    yield f"mysql://{user}:{quote(password, safe='')}@127.0.0.1:3306/{name}", tag
-    with admin.cursor() as c:
-        c.execute(f"DROP DATABASE IF EXISTS {name}")
-        c.execute(f"DROP USER IF EXISTS '{user}'@'%'")
-    admin.close()
+    name, user, role, password = f"src_{tag}", f"gl_{tag}", f"gl_role_{tag}", "File-pw:1"
+    try:
+        with admin.cursor() as c:
+            c.execute(f"CREATE DATABASE {name}")
+            c.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY {admin.escape(password)}")
+            c.execute(f"GRANT ALL ON {name}.* TO '{user}'@'%'")
+            for grant in grants:
+                c.execute(grant.format(user=f"'{user}'@'%'", role=role))
+        yield f"mysql://{user}:{quote(password, safe='')}@127.0.0.1:3306/{name}", tag
+    finally:
+        with admin.cursor() as c:
+            c.execute(f"DROP DATABASE IF EXISTS {name}")
+            c.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+            c.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.close()
+
+
+@pytest.fixture
+def maria_file_user():
+    """A MariaDB user with the FILE privilege (which an administrator might well grant a reporting account)."""
+    with _maria_user("GRANT FILE ON *.* TO {user}") as user:
+        yield user
 
 
 @pytest.mark.parametrize("template", [
@@ -132,3 +152,94 @@ def test_a_mysql_select_into_outfile_writes_no_file_on_the_source_server(maria_f
 def test_statements_that_are_not_one_select_are_refused_before_connecting(query):
     with pytest.raises(SourceInvalid):
         check_query(query)
+
+
+# -- privileged roles: READ ONLY bounds writes to tables, not what a superuser or a FILE user may do ----------------
+
+
+def test_a_postgresql_superuser_connection_is_refused_before_the_query_runs(pg_url, tmp_path):
+    # Through a superuser, this query ended another session and returned the server's /etc/hostname.
+    attack = ("SELECT pg_terminate_backend(pid), pg_read_file('/etc/hostname') FROM pg_stat_activity"
+              " WHERE application_name = 'gl-victim'")
+    with psycopg.connect(pg_url, application_name="gl-victim", autocommit=True) as victim:
+        with pytest.raises(SourcePrivileged, match=r"connects as \w+, which is a superuser: .* least-privileged"):
+            fetch_query(pg_url, attack, tmp_path / "x.csv", **LIMITS)
+        assert victim.execute("SELECT 1").fetchone() == (1,)  # still alive: the query never ran
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("path", ["directly", "through a group", "through a NOINHERIT group"])
+def test_a_role_that_may_read_server_files_is_refused(pg_url, tmp_path, path):
+    # A NOINHERIT group cannot use pg_read_file itself, but set_config('role', …) inside a SELECT can become it.
+    group = f"gl_group_{uuid.uuid4().hex[:10]}"
+    inherit = "NOINHERIT" if "NOINHERIT" in path else "INHERIT"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {group} NOLOGIN {inherit} IN ROLE pg_read_server_files")
+    try:
+        member = "pg_read_server_files" if path == "directly" else group
+        with pg_reader(pg_url, f"GRANT {member} TO {{role}}") as url:
+            with pytest.raises(SourcePrivileged, match=r"gl_reader_\w+, which is a member of pg_read_server_files"):
+                fetch_query(url, "SELECT pg_read_file('/etc/hostname')", tmp_path / "x.csv", **LIMITS)
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(f"DROP ROLE {group}")
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("granted", ["pg_write_server_files", "pg_execute_server_program", "pg_signal_backend"])
+def test_a_role_that_may_write_server_files_run_programs_or_end_sessions_is_refused(pg_url, tmp_path, granted):
+    with pg_reader(pg_url, f"GRANT {granted} TO {{role}}") as url:
+        with pytest.raises(SourcePrivileged, match=f"is a member of {granted}"):
+            fetch_query(url, "SELECT 1", tmp_path / "x.csv", **LIMITS)
+
+
+def test_a_role_that_may_become_a_superuser_is_refused(pg_url, tmp_path):
+    # Not a superuser itself, but SET ROLE (or set_config('role', …) in the SELECT) would make it one.
+    with psycopg.connect(pg_url) as conn:
+        superuser = conn.execute("SELECT current_user").fetchone()[0]
+    with pg_reader(pg_url, f'GRANT "{superuser}" TO {{role}}') as url:
+        with pytest.raises(SourcePrivileged, match=f"may become the superuser {superuser}"):
+            fetch_query(url, "SELECT 1", tmp_path / "x.csv", **LIMITS)
+
+
+def test_a_least_privileged_postgresql_reader_is_not_refused(pg_url, tmp_path):
+    with pg_reader(pg_url) as url:
+        assert fetch_query(url, "SELECT current_user AS who", tmp_path / "x.csv", **LIMITS) == 1
+
+
+def test_a_mariadb_user_with_the_file_privilege_is_refused(maria_file_user, tmp_path):
+    # With FILE, LOAD_FILE('/etc/passwd') returned the server's file inside a READ ONLY transaction.
+    url, tag = maria_file_user
+    with pytest.raises(SourcePrivileged, match=f"connects as 'gl_{tag}'@'%', which holds the global FILE privilege"):
+        fetch_query(url, "SELECT LOAD_FILE('/etc/passwd')", tmp_path / "x.csv", **LIMITS)
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize(("grants", "words"), [
+    (["GRANT PROCESS ON *.* TO {user}"], "PROCESS"),     # every session's statements, in the process list
+    (["GRANT SUPER ON *.* TO {user}"], "SUPER"),
+    (["GRANT SHUTDOWN ON *.* TO {user}"], "SHUTDOWN"),
+    (["GRANT ALL PRIVILEGES ON *.* TO {user}"], "FILE, PROCESS, SHUTDOWN, SUPER privileges"),
+    (["CREATE ROLE {role}", "GRANT FILE ON *.* TO {role}", "GRANT {role} TO {user}",  # a default role's FILE is
+      "SET DEFAULT ROLE {role} FOR {user}"], "FILE"),                                   # not in USER_PRIVILEGES
+])
+def test_a_mariadb_user_with_a_global_administrative_privilege_is_refused(tmp_path, grants, words):
+    with _maria_user(*grants) as (url, _):
+        with pytest.raises(SourcePrivileged, match=words):
+            fetch_query(url, "SELECT 1", tmp_path / "x.csv", **LIMITS)
+
+
+def test_a_mariadb_root_connection_is_refused_and_takes_no_lock(tmp_path):
+    lock = f"govledger-attack-{uuid.uuid4().hex[:8]}"
+    with _maria_admin() as admin:
+        with pytest.raises(SourcePrivileged, match="which is root"):
+            fetch_query("mysql://root@127.0.0.1:3306/mysql", f"SELECT GET_LOCK('{lock}', 0), SLEEP(2)",
+                        tmp_path / "x.csv", **LIMITS)
+        with admin.cursor() as c:
+            c.execute("SELECT IS_FREE_LOCK(%s)", (lock,))
+            assert c.fetchone() == (1,)
+
+
+def test_a_least_privileged_mariadb_reader_is_not_refused(tmp_path):
+    with _maria_user() as (url, _):
+        assert fetch_query(url, "SELECT CURRENT_USER() AS who", tmp_path / "x.csv", **LIMITS) == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
 import stat
 import traceback
 import uuid
@@ -39,7 +40,7 @@ from ledger.sources import (
     fetch_object,
     fetch_query,
 )
-from tests.conftest import IN_CI, PG_BASE
+from tests.conftest import IN_CI, PG_BASE, pg_reader
 from tests.s3_server import CREDENTIALS, free_port
 
 from .helpers import login_url
@@ -76,7 +77,9 @@ def pg_source():
         conn.execute("INSERT INTO loans VALUES (1, 1200.50, 'Ada, \"the\" first', true, NULL, '2026-01-02', '2026-01-02 03:04:05'),"
                      " (2, 80, 'Bo', false, 'late', '2026-02-03', NULL)")
         conn.execute("CREATE SEQUENCE tickets")
-    yield f"{PG_BASE}/{name}"
+    # A reader, as an operator must register (a superuser is refused); nextval is granted, so only READ ONLY stops it.
+    with pg_reader(f"{PG_BASE}/{name}", "GRANT USAGE, SELECT ON SEQUENCE tickets TO {role}") as url:
+        yield url
     with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -152,7 +155,7 @@ def test_mariadb_refusing_the_stored_password_is_source_auth_failed(maria_source
 
 
 def test_postgresql_refusing_the_stored_role_is_source_auth_failed(pg_source, tmp_path):
-    url = pg_source.replace("postgres@", f"nobody_{uuid.uuid4().hex[:6]}:{WRONG}@")
+    url = re.sub(r"//[^@/]+@", f"//nobody_{uuid.uuid4().hex[:6]}:{WRONG}@", pg_source)
     with pytest.raises(SourceAuthFailed):
         fetch_query(url, "SELECT 1", tmp_path / "x.csv", **LIMITS)
 
