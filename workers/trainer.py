@@ -85,9 +85,12 @@ class _Watch:
     def _run(self) -> None:
         t = self.trainer
         every = max(t.settings.lease_seconds / 3, 0.2)
-        with t.db.connect() as conn:
+        conn = None
+        try:
             while not self.stopped.wait(every):
                 try:
+                    if conn is None:
+                        conn = t.db.open()
                     if not t.queue.renew(conn, self.job_id, t.settings.name, t.settings.lease_seconds, self.progress):
                         self.why = "lost"
                         return
@@ -97,7 +100,21 @@ class _Watch:
                     t.health.beat("running", None)
                 except TRANSIENT as e:  # the lease may run out meanwhile: the ledger still lets one outcome through
                     log.warning("lease of %s not renewed: %s", self.job_id, reason(e))
-                    conn.rollback()
+                    # A terminated PostgreSQL session (a restart, pg_terminate_backend) never comes back, and rolling
+                    # it back raises again: this thread died with a traceback, the lease was never renewed, progress
+                    # froze and a cancellation went unnoticed until the budget ran out. Reconnect at the next beat.
+                    _close_quietly(conn)
+                    conn = None
+        finally:
+            _close_quietly(conn)
+
+
+def _close_quietly(conn: Any) -> None:
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # a broken connection may refuse even to close; it is dropped either way
+            pass
 
 
 class Trainer:
@@ -113,10 +130,12 @@ class Trainer:
         with self.db.connect() as conn:
             self.queue.discover(conn)
             claim = self.queue.claim(conn, self.settings.name, self.settings.lease_seconds)
-            if claim is None:
-                return None, False
-            self.run(claim.job_id)
-            if self.app.training_job(claim.job_id).state in FINAL:
+        if claim is None:
+            return None, False
+        self.run(claim.job_id)
+        if self.app.training_job(claim.job_id).state in FINAL:
+            # A new session: one left idle through the whole training may have been ended meanwhile (a restart).
+            with self.db.connect() as conn:
                 self.queue.finish(conn, claim.job_id)
         return None, True
 

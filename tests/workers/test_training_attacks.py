@@ -1,0 +1,47 @@
+"""Attacks on the training worker and its jobs, each test named after what must hold."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import psycopg
+
+from domain.training import JobState
+
+from .test_training_worker import _events, on_report
+from .training_world import training_world
+
+
+def _terminate_sessions(url: str) -> None:
+    """What a PostgreSQL restart or an operator's pg_terminate_backend does to every session of the database."""
+    database = urlsplit(url).path.removeprefix("/")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                     (database,))
+
+
+def test_after_its_database_sessions_are_terminated_a_training_worker_still_renews_its_lease_and_notices_a_cancellation(
+        pg_url, tmp_path, monkeypatch):
+    w = training_world(pg_url, tmp_path)
+    budget = 30
+    job_id = w.request(time_budget_seconds=budget)
+    worker = w.trainer(lease=0.6)  # the heartbeat renews and looks for a cancellation every 0.2 s
+    reports = 0
+
+    def terminate_then_cancel() -> None:
+        nonlocal reports
+        reports += 1
+        if reports == 1:
+            _terminate_sessions(pg_url)
+            time.sleep(0.5)  # the heartbeat meets the dead session
+        elif reports == 3:
+            w.app.cancel_training(w.ds, job_id, reason="wrong target")
+
+    on_report(monkeypatch, terminate_then_cancel)
+    began = time.monotonic()
+    worker.step()
+    took = time.monotonic() - began
+    job = w.app.training_job(job_id)
+    assert job.state is JobState.CANCELLED and _events(w, "Completed") == 0
+    assert took < budget / 2, f"the cancelled job trained on for {took:.1f} s of its {budget} s budget"
