@@ -45,3 +45,23 @@ def test_after_its_database_sessions_are_terminated_a_training_worker_still_rene
     job = w.app.training_job(job_id)
     assert job.state is JobState.CANCELLED and _events(w, "Completed") == 0
     assert took < budget / 2, f"the cancelled job trained on for {took:.1f} s of its {budget} s budget"
+
+
+def test_with_the_default_lease_a_running_job_that_is_cancelled_stops_within_a_few_seconds(sqlite_url, tmp_path,
+                                                                                             monkeypatch):
+    w = training_world(sqlite_url, tmp_path)
+    budget = 40
+    job_id = w.request(time_budget_seconds=budget)
+    worker = w.trainer(lease=30.0)  # GOVLEDGER_TRAINING_LEASE's default
+    cancelled_at: list[float] = []
+
+    def cancel_once() -> None:
+        if not cancelled_at:
+            w.app.cancel_training(w.ds, job_id, reason="wrong target")
+            cancelled_at.append(time.monotonic())
+
+    on_report(monkeypatch, cancel_once)
+    worker.step()
+    stopped_after = time.monotonic() - cancelled_at[0]
+    assert w.app.training_job(job_id).state is JobState.CANCELLED and _events(w, "Completed") == 0
+    assert stopped_after < 4, f"the cancelled job trained on for {stopped_after:.1f} s"
