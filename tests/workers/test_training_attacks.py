@@ -65,3 +65,29 @@ def test_with_the_default_lease_a_running_job_that_is_cancelled_stops_within_a_f
     stopped_after = time.monotonic() - cancelled_at[0]
     assert w.app.training_job(job_id).state is JobState.CANCELLED and _events(w, "Completed") == 0
     assert stopped_after < 4, f"the cancelled job trained on for {stopped_after:.1f} s"
+
+
+def test_a_worker_whose_lease_is_taken_over_mid_training_stops_and_never_records_an_outcome(sqlite_url, tmp_path,
+                                                                                            monkeypatch):
+    w = training_world(sqlite_url, tmp_path)
+    job_id = w.request(time_budget_seconds=20)
+    a = w.trainer("worker-a", lease=0.6)
+    taken = False
+
+    def stall_past_the_lease_and_be_replaced() -> None:  # what a long GC pause or a frozen VM does
+        nonlocal taken
+        if not taken:
+            taken = True
+            with w.db.connect() as conn:
+                conn.execute("UPDATE job_queue SET lease_until = 0")
+                conn.commit()
+                assert a.queue.claim(conn, "worker-b", 30).job_id == job_id
+            w.app.start_training(job_id, worker="worker-b", attempt=2, lease_seconds=30)
+
+    on_report(monkeypatch, stall_past_the_lease_and_be_replaced)
+    began = time.monotonic()
+    a.step()
+    job = w.app.training_job(job_id)
+    assert (job.state, job.worker, job.attempt) == (JobState.RUNNING, "worker-b", 2), "worker-a recorded nothing"
+    assert _events(w, "Completed") == _events(w, "Failed") == 0
+    assert time.monotonic() - began < 10, "worker-a stopped once it saw its lease gone, not at the end of its budget"
