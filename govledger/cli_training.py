@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -21,8 +22,9 @@ from rich.table import Table
 from domain.application import Governance
 from domain.errors import Unauthenticated
 from domain.roles import Actor
-from domain.training import FINAL, TrainingJob
+from domain.training import FINAL, JobState, TrainingJob
 from ledger.ingest import ingest_file, ingest_object, ingest_query
+from ledger.health import STALE_AFTER_S, worker_statuses
 from ledger.jobs import progress_of
 
 from .bootstrap import Ledger
@@ -167,6 +169,23 @@ def train(
     out.print(f"training job {recorded.id} queued (position {recorded.position})", markup=False, highlight=False)
     if follow:
         follow_job(ledger, gov, actor, recorded.id)
+    elif not trainer_running(ledger):
+        err.print(NO_TRAINER, markup=False, highlight=False)
+
+
+NO_TRAINER = ("no training worker is running: the job waits, queued, until one claims it (start `govledger workers`, "
+              "or `govledger workers --only trainer`, with the same database)")
+
+
+def trainer_running(ledger: Ledger) -> bool:
+    """Whether a training worker has reported lately (`worker_status`, as /readyz reads it). Without this, `train
+    --follow` with no worker anywhere sat silent for ever, and a first-time user could not tell a slow job from one
+    nobody will run."""
+    with ledger.db.connect() as conn:
+        statuses = worker_statuses(ledger.db, conn)
+    now = datetime.now(UTC)
+    return any(s.name == "trainer" and s.state in ("running", "retrying")
+               and (now - s.updated_at).total_seconds() <= STALE_AFTER_S for s in statuses)
 
 
 def follow_job(ledger: Ledger, gov: Governance, actor: Actor, job_id: UUID, *, poll: float = 0.5) -> TrainingJob:
@@ -175,8 +194,14 @@ def follow_job(ledger: Ledger, gov: Governance, actor: Actor, job_id: UUID, *, p
                TextColumn("{task.fields[detail]}"))
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task("queued", total=1.0, detail="waiting for a training worker")
+        looked: float | None = float("-inf")  # when worker_status was last read for a queued job
         while True:
             job = gov.get_training_job(actor, job_id)
+            if job.state is JobState.QUEUED and looked is not None and time.monotonic() - looked > 10:
+                looked = time.monotonic()
+                if not trainer_running(ledger):
+                    bar.console.print(NO_TRAINER, markup=False, highlight=False)
+                    looked = None  # said once
             if job.state in FINAL:
                 bar.update(task, completed=1.0, description=job.state.value, detail="")
                 break

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from urllib.parse import urlsplit
 
 import psycopg
 
 from domain.training import JobState
+from ledger.health import Heartbeat
 
 from .test_training_worker import _events, on_report
 from .training_world import training_world
@@ -91,3 +95,38 @@ def test_a_worker_whose_lease_is_taken_over_mid_training_stops_and_never_records
     assert (job.state, job.worker, job.attempt) == (JobState.RUNNING, "worker-b", 2), "worker-a recorded nothing"
     assert _events(w, "Completed") == _events(w, "Failed") == 0
     assert time.monotonic() - began < 10, "worker-a stopped once it saw its lease gone, not at the end of its budget"
+
+
+def _cli(url: str, data_dir, key: str, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
+    env.update(GOVLEDGER_DATABASE_URL=url, GOVLEDGER_DATA_DIR=str(data_dir), GOVLEDGER_API_KEY=key)
+    return subprocess.Popen([sys.executable, "-m", "govledger.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_a_training_request_while_no_training_worker_runs_says_so_instead_of_waiting_in_silence(sqlite_url, tmp_path):
+    w = training_world(sqlite_url, tmp_path)
+    request = ("train", "--dataset", str(w.dataset_id), "--target", "defaulted", "--task", "classification",
+               "--budget", "2")
+    following = _cli(sqlite_url, tmp_path, w.keys["dana"], *request, "--follow")
+    _, said = following.communicate(timeout=60) if _cancel_when_queued(w, following) else ("", "")
+    assert "no training worker is running" in said and "govledger workers --only trainer" in said
+    done = _cli(sqlite_url, tmp_path, w.keys["dana"], *request)
+    assert "no training worker is running" in done.communicate(timeout=60)[1] and done.returncode == 0
+    Heartbeat(w.db, "trainer").beat("running")  # a worker that reported a moment ago
+    quiet = _cli(sqlite_url, tmp_path, w.keys["dana"], *request)
+    assert "no training worker" not in quiet.communicate(timeout=60)[1] and quiet.returncode == 0
+
+
+def _cancel_when_queued(w, process: subprocess.Popen[str]) -> bool:  # type: ignore[no-untyped-def]
+    """Let `train --follow` wait a moment for a worker, then end its job so that it returns."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        jobs = [n.originator_id for n in w.app.recorder.select_notifications(start=1, limit=100_000)
+                if n.topic.endswith("TrainingJob.Requested")]
+        if jobs:
+            time.sleep(2)
+            w.app.cancel_training(w.ds, jobs[-1], reason="no worker")
+            return True
+        time.sleep(0.2)
+    return False
