@@ -23,8 +23,8 @@ from domain.application import Governance
 from domain.errors import Unauthenticated
 from domain.roles import Actor
 from domain.training import FINAL, JobState, TrainingJob
-from ledger.ingest import ingest_file, ingest_object, ingest_query
 from ledger.health import STALE_AFTER_S, worker_statuses
+from ledger.ingest import ingest_file, ingest_object, ingest_query
 from ledger.jobs import progress_of
 
 from .bootstrap import Ledger
