@@ -11,13 +11,18 @@ from fastapi import APIRouter, Query, Response
 from pydantic import AllowInfNan, Field, NonNegativeInt, PositiveInt, Strict, StrictBool
 
 from domain.application import Recorded as Outcome
-from domain.errors import InvalidInput
-from projections.queries import DATASET_COLUMNS, JOB_COLUMNS, MODEL_COLUMNS, VERSION_COLUMNS
+from domain.errors import InvalidInput, NotFound
+from projections.queries import (
+    DATASET_COLUMNS,
+    JOB_COLUMNS,
+    MODEL_COLUMNS,
+    VERSION_COLUMNS,
+)
 
 from .bodies import StrictJsonRoute
 from .deps import CurrentActor, ServicesDep
 from .errors import RESPONSES
-from .reading import AsOf, Cursor, Limit, Page, reading
+from .reading import AsOf, Cursor, Limit, Page, ProjectionBehind, reading
 from .views import (
     Body,
     DatasetPublic,
@@ -91,7 +96,13 @@ def version_lineage(services: ServicesDep, actor: CurrentActor, version_id: UUID
     (request, winner and leaderboard) and who trained it."""
     services.governance.get_version(actor, version_id)
     with reading(services, actor, f"lineage of version {version_id}", as_of=as_of) as r:
-        version = r.row("registry_versions", VERSION_COLUMNS, "version_id", str(version_id), f"version {version_id}")
+        try:
+            version = r.row("registry_versions", VERSION_COLUMNS, "version_id", str(version_id), f"version {version_id}")
+        except NotFound:
+            if as_of is not None:
+                raise
+            # the ledger has the version (checked above): the read models have not reached it yet
+            raise ProjectionBehind(f"the read models have not reached version {version_id} yet; ask again shortly") from None
         datasets, _ = r.query().add(f"valid_from <= {r.param}", r.nid).among("dataset_id", version["dataset_ids"]).fetch(
             r.conn, "registry_datasets", DATASET_COLUMNS, ("valid_from",), None, 1_000)
         job = None

@@ -191,11 +191,12 @@ class TrainingJob(TimedAggregate):
     @event("Completed")
     def _completed(self, worker: str, attempt: int, version_id: UUID, model_id: UUID, artifact_hash: str, family: str,
                   params: dict[str, Any], metric: str, cv_mean: float, cv_std: float, leaderboard: list[dict[str, Any]],
-                  metrics: dict[str, float], candidates: int, seconds: float) -> None:
+                  metrics: dict[str, float], candidates: int, seconds: float, greater_is_better: bool = True) -> None:
         self.state = JobState.SUCCEEDED
         self.result = {"version_id": str(version_id), "model_id": str(model_id), "artifact_hash": artifact_hash,
                        "family": family, "params": params, "metric": metric, "cv_mean": cv_mean, "cv_std": cv_std,
-                       "leaderboard": leaderboard, "metrics": metrics, "candidates": candidates, "seconds": seconds}
+                       "leaderboard": leaderboard, "metrics": metrics, "candidates": candidates, "seconds": seconds,
+                       "greater_is_better": greater_is_better}
 
     def fail(self, *, worker: str, attempt: int, code: str, reason: str) -> None:
         self.check_worker(worker, attempt)

@@ -52,6 +52,7 @@ from .spec import (
     json_params,
     metric_of,
     problem_kind,
+    public_metric,
     validate,
 )
 
@@ -96,6 +97,7 @@ class _Search:
                  progress: Callable[[Progress], None] | None, should_stop: Callable[[], bool] | None, start: float) -> None:
         self.spec, self.families, self.score = spec, {f.name: f for f in families}, score
         self.progress, self.should_stop, self.start = progress, should_stop, start
+        self.sign = 1
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
@@ -122,7 +124,7 @@ class _Search:
         if self.progress is not None:
             best = _best(study)
             self.progress(Progress(fraction=min(elapsed / self.spec.time_budget_seconds, 0.99), candidates=_finished(study),
-                                   best_score=best.value if best else None, best_family=best.params["family"] if best else None,
+                                   best_score=self.sign * best.value if best else None, best_family=best.params["family"] if best else None,
                                    elapsed_seconds=elapsed, remaining_seconds=max(self.spec.time_budget_seconds - elapsed, 0.0)))
         if elapsed >= self.spec.time_budget_seconds:
             study.stop()
@@ -232,6 +234,7 @@ def train(df: pd.DataFrame, schema: dict[str, str], spec: TrainingSpec, *, progr
              else _supervised_scorer(X, y, feature_schema, spec, kind, metric, classes))
     families = FAMILIES[spec.task]
     search = _Search(spec, families, score, progress, should_stop, start)
+    search.sign = public_metric(metric)[1]  # progress reports the metric as people read it (an RMSE, not its negation)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=spec.random_state))
     for family in families:
         study.enqueue_trial(enqueued_params(family))
@@ -255,10 +258,13 @@ def train(df: pd.DataFrame, schema: dict[str, str], spec: TrainingSpec, *, progr
     baseline = feature_baseline(X, feature_schema)
     baseline["__score__"] = score_baseline(pipeline, X, spec.task, classes)
     elapsed = search.elapsed()
+    name, sign = public_metric(metric)
     if progress is not None:
-        progress(Progress(fraction=1.0, candidates=_finished(study), best_score=float(best.value), best_family=family.name,
-                          elapsed_seconds=elapsed, remaining_seconds=max(spec.time_budget_seconds - elapsed, 0.0)))
-    return TrainingResult(pipeline=pipeline, family=family.name, params=params, metric=metric, cv_mean=float(best.value),
-                          cv_std=float(best.user_attrs["cv_std"]), leaderboard=_leaderboard(study), metrics=metrics,
+        progress(Progress(fraction=1.0, candidates=_finished(study), best_score=sign * float(best.value),
+                          best_family=family.name, elapsed_seconds=elapsed,
+                          remaining_seconds=max(spec.time_budget_seconds - elapsed, 0.0)))
+    leaderboard = [{**entry, "cv_mean": sign * entry["cv_mean"]} for entry in _leaderboard(study)]
+    return TrainingResult(pipeline=pipeline, family=family.name, params=params, metric=name, cv_mean=sign * float(best.value),
+                          cv_std=float(best.user_attrs["cv_std"]), leaderboard=leaderboard, metrics=metrics,
                           features=features, input_schema=feature_schema, feature_domains=feature_domains(X, feature_schema),
-                          baseline=baseline, candidates=_finished(study), classes=classes)
+                          baseline=baseline, candidates=_finished(study), classes=classes, greater_is_better=sign > 0)

@@ -66,6 +66,7 @@ class TrainingResult:
     baseline: dict[str, dict]
     candidates: int
     classes: list | None
+    greater_is_better: bool = True  # False for errors (rmse, mae, log_loss): cv_mean and the leaderboard are errors then
 
 
 def features_of(df: pd.DataFrame, spec: TrainingSpec) -> list[str]:
@@ -85,6 +86,13 @@ def problem_kind(df: pd.DataFrame, spec: TrainingSpec) -> str:
 ALIASES = {"log_loss": "neg_log_loss", "rmse": "neg_root_mean_squared_error", "mae": "neg_mean_absolute_error",
            "mse": "neg_mean_squared_error"}
 MULTICLASS_ALIASES = {"roc_auc": "roc_auc_ovr", "f1": "f1_macro"}
+
+
+def public_metric(scorer: str) -> tuple[str, int]:
+    """The name people use for a scorer, and the sign that turns its score into that metric (errors are searched
+    negated, so that higher is better for every scorer; reported, an RMSE is positive and lower is better)."""
+    names = {v: k for k, v in ALIASES.items()}
+    return names.get(scorer, scorer), -1 if scorer.startswith("neg_") else 1
 
 
 def scorer_name(kind: str, metric: str | None) -> str | None:

@@ -205,7 +205,7 @@ class Jobs:
                       "artifact_hash": event.artifact_hash, "family": event.family, "params": event.params,
                       "metric": event.metric, "cv_mean": event.cv_mean, "cv_std": event.cv_std,
                       "leaderboard": event.leaderboard, "metrics": event.metrics, "candidates": event.candidates,
-                      "seconds": event.seconds}
+                      "seconds": event.seconds, "greater_is_better": getattr(event, "greater_is_better", True)}
             self.rows.change(conn, "jobs", "job_id", ident, nid, state="succeeded", finished_at=at,
                              model_id=str(event.model_id), version_id=str(event.version_id), result=dumps(result))
         elif name == "Failed":

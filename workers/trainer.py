@@ -188,6 +188,7 @@ class Trainer:
         return {"estimator": type(result.pipeline.steps[-1][1]).__name__, "family": result.family,
                 "params": result.params, "metric": result.metric, "cv_mean": result.cv_mean, "cv_std": result.cv_std,
                 "leaderboard": result.leaderboard, "metrics": result.metrics, "candidates": result.candidates,
+                "greater_is_better": result.greater_is_better,
                 "input_schema": result.input_schema, "feature_domains": result.feature_domains,
                 "baseline": result.baseline, "classes": result.classes}, digest
 

@@ -117,6 +117,7 @@ class Training(Service):
         job.complete(worker=worker, attempt=attempt, version_id=version.id, model_id=model.id, artifact_hash=artifact_hash,
                      family=trained["family"], params=trained["params"], metric=trained["metric"],
                      cv_mean=trained["cv_mean"], cv_std=trained["cv_std"], leaderboard=trained["leaderboard"],
-                     metrics=trained["metrics"], candidates=trained["candidates"], seconds=trained["seconds"])
+                     metrics=trained["metrics"], candidates=trained["candidates"], seconds=trained["seconds"],
+                     greater_is_better=trained.get("greater_is_better", True))
         position = self._save([job, model, version], None)
         return Recorded(position, version.id)

@@ -178,3 +178,13 @@ def test_with_a_dask_scheduler_configured_a_jobs_cross_validation_fits_run_on_th
         worker.step()
     assert w.app.training_job(job_id).state is JobState.SUCCEEDED
     assert any("_fit_and_score" in key for key in tasks.keys), tasks.keys[:5]
+
+
+def test_an_error_metric_is_reported_as_the_positive_error_the_user_asked_for(sqlite_url, tmp_path):
+    w = training_world(sqlite_url, tmp_path, rows=300)
+    job_id = w.request(task="regression", target="income", metric="rmse")
+    w.trainer().step()
+    result = w.app.training_job(job_id).result
+    assert result["metric"] == "rmse" and result["greater_is_better"] is False and result["cv_mean"] > 0
+    means = [entry["cv_mean"] for entry in result["leaderboard"]]
+    assert means[0] == min(means), "best first: the smallest error"
