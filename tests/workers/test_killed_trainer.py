@@ -60,3 +60,19 @@ def test_a_trainer_killed_mid_training_is_replaced_and_the_job_completes_exactly
     assert topics.count("domain.training:TrainingJob.Completed") == 1
     assert topics.count("domain.training:TrainingJob.Started") == 2
     assert topics.count("domain.models:ModelVersion.Trained") == 1
+
+
+def test_several_trainer_processes_share_the_queue_and_run_each_job_exactly_once(db_url, tmp_path):
+    w = training_world(db_url, tmp_path, rows=200)
+    jobs = [w.request(time_budget_seconds=1) for _ in range(4)]
+    workers = [_trainer(db_url, tmp_path) for _ in range(2)]
+    try:
+        _wait(lambda: all(w.app.training_job(j).state is JobState.SUCCEEDED for j in jobs), 120, "every job to complete")
+    finally:
+        for process in workers:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+    topics = [n.topic for n in w.app.recorder.select_notifications(start=1, limit=100_000)]
+    assert topics.count("domain.training:TrainingJob.Started") == 4 and topics.count("domain.training:TrainingJob.Completed") == 4
+    assert topics.count("domain.models:ModelVersion.Trained") == 4
+    assert all(w.app.training_job(j).attempt == 1 for j in jobs), "no job was started twice"
