@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .services.batch import BatchRuns
 from .services.compliance import Compliance
 from .services.guard import Recorded
 from .services.lifecycle import ArtifactStore, Lifecycle
@@ -17,8 +18,8 @@ from .services.training import Training
 __all__ = ["ArtifactStore", "Governance", "Recorded", "Vault"]
 
 
-class Governance(People, Lifecycle, Compliance, Training, Sources):
-    """Users and keys, the model lifecycle, compliance, training and data connections, hosted by one application."""
+class Governance(People, Lifecycle, Compliance, Training, BatchRuns, Sources):
+    """Users and keys, the model lifecycle, compliance, training, batch runs and data connections, in one application."""
 
     name = "Ledger"
 

@@ -50,18 +50,53 @@ DEFAULT_MANDATORY: dict[RiskTier, frozenset[str]] = {
 }
 
 
+#: What makes a batch run show drift or a fairness breach, by risk tier (a higher tier is stricter): the significance
+#: of the KS and chi-square tests (small references), the normed Wasserstein and Jensen–Shannon distances (large
+#: ones), the PSI bands, the share of drifted features that is dataset drift, and the disparate-impact ratio below
+#: which the four-fifths rule is breached. A compliance config may override any of them for its model.
+TIER_THRESHOLDS: dict[RiskTier, dict[str, float]] = {
+    RiskTier.HIGH: {"p_value": 0.05, "distance": 0.1, "psi_warn": 0.1, "psi_drift": 0.2, "dataset_share": 0.3,
+                    "four_fifths": 0.8},
+    RiskTier.MEDIUM: {"p_value": 0.05, "distance": 0.1, "psi_warn": 0.1, "psi_drift": 0.25, "dataset_share": 0.5,
+                      "four_fifths": 0.8},
+    RiskTier.LOW: {"p_value": 0.01, "distance": 0.15, "psi_warn": 0.1, "psi_drift": 0.25, "dataset_share": 0.5,
+                   "four_fifths": 0.8},
+}
+
+
+def check_thresholds(overrides: Any) -> dict[str, float]:
+    """Overrides of some thresholds: known names, numbers in (0, 1]."""
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, dict):
+        raise InvalidInput("thresholds is a mapping of threshold name to number")
+    known = TIER_THRESHOLDS[RiskTier.MEDIUM]
+    for name, value in overrides.items():
+        if name not in known:
+            raise InvalidInput(f"unknown threshold {name!r}; thresholds are {', '.join(known)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise InvalidInput(f"threshold {name} must be a number above 0 and at most 1")
+    return {k: float(v) for k, v in overrides.items()}
+
+
 @dataclass(frozen=True)
 class ComplianceConfig:
     risk_tier: RiskTier
     applicable: frozenset[str]
     mandatory: frozenset[str]
+    overrides: tuple[tuple[str, float], ...] = ()  # thresholds set for this model, over its tier's
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return {**TIER_THRESHOLDS[self.risk_tier], **dict(self.overrides)}
 
     @classmethod
     def default(cls) -> ComplianceConfig:
         return cls(RiskTier.MEDIUM, frozenset(SECTIONS), DEFAULT_MANDATORY[RiskTier.MEDIUM])
 
     @classmethod
-    def build(cls, risk_tier: str, applicable: list[str] | None = None, mandatory: list[str] | None = None) -> ComplianceConfig:
+    def build(cls, risk_tier: str, applicable: list[str] | None = None, mandatory: list[str] | None = None,
+              thresholds: dict[str, float] | None = None) -> ComplianceConfig:
         try:
             tier = RiskTier(risk_tier)
         except ValueError:
@@ -75,7 +110,7 @@ class ComplianceConfig:
             raise InvalidInput("at least one compliance section must apply")
         if not required <= chosen:
             raise InvalidInput(f"mandatory sections must apply: {', '.join(sorted(required - chosen))}")
-        return cls(tier, chosen, required)
+        return cls(tier, chosen, required, tuple(sorted(check_thresholds(thresholds).items())))
 
 
 class SectionStatus(StrEnum):
@@ -136,7 +171,7 @@ def _automatic(section: str, version: Any | None) -> tuple[SectionStatus, str]:
     run = version.last_batch_run
     if section == "performance":
         if run is None:
-            return SectionStatus.NO_EVIDENCE, "no batch run on the latest version"
+            return SectionStatus.NO_EVIDENCE, "no batch run computed on the latest version"
         shown = ", ".join(f"{k} {v:.3f}" for k, v in sorted(run["metrics"].items()))
         return SectionStatus.COMPLETE, f"batch run {run['run_id']}: {shown}"
     if section == "explainability":

@@ -98,11 +98,14 @@ class Model(TimedAggregate):
         return len(self.version_ids) + 1
 
     def configure_compliance(self, config: ComplianceConfig, by: str) -> None:
-        self._configure(config.risk_tier.value, sorted(config.applicable), sorted(config.mandatory), by)
+        self._configure(config.risk_tier.value, sorted(config.applicable), sorted(config.mandatory), by,
+                        dict(config.overrides) or None)
 
     @event("ComplianceConfigured")
-    def _configure(self, risk_tier: str, applicable: list[str], mandatory: list[str], configured_by: str) -> None:
-        self.config = ComplianceConfig(RiskTier(risk_tier), frozenset(applicable), frozenset(mandatory))
+    def _configure(self, risk_tier: str, applicable: list[str], mandatory: list[str], configured_by: str,
+                   thresholds: dict[str, float] | None = None) -> None:
+        self.config = ComplianceConfig(RiskTier(risk_tier), frozenset(applicable), frozenset(mandatory),
+                                       tuple(sorted((thresholds or {}).items())))
 
     def edit_section(self, section: str, content: str, by: str) -> None:
         if section not in SECTIONS or not SECTIONS[section].manual:
@@ -229,7 +232,9 @@ class ModelVersion(TimedAggregate):
 
     @property
     def last_batch_run(self) -> dict[str, Any] | None:
-        return self.batch_runs[-1] if self.batch_runs else None
+        """The latest run govledger computed (posted evidence is never evidence of anything)."""
+        computed = [r for r in self.batch_runs if r.get("computed")]
+        return computed[-1] if computed else None
 
     def export_to_staging(self, by: UUID) -> None:
         self._step("export to staging")
@@ -242,6 +247,7 @@ class ModelVersion(TimedAggregate):
 
     def record_batch_run(self, *, run_id: str, rows: int, metrics: dict[str, float], report_hashes: dict[str, str],
                          drift_share: float, drift_detected: bool, fairness_breach: bool, by: UUID) -> None:
+        """A batch run the system computed (a BatchRun's completion, saved with it): the version becomes validated."""
         self._step("record a batch run")
         check_text(run_id, "a batch run's id", max_length=200)
         if not isinstance(rows, int) or isinstance(rows, bool) or not 0 < rows <= INT64_MAX:
@@ -253,15 +259,21 @@ class ModelVersion(TimedAggregate):
         if not 0.0 <= float(drift_share) <= 1.0:
             raise InvalidInput("the share of drifted features is between 0 and 1")
         self._batch_run(run_id, rows, _check_metrics(metrics, "batch metrics"), dict(report_hashes), float(drift_share),
-                        bool(drift_detected), bool(fairness_breach), by)
+                        bool(drift_detected), bool(fairness_breach), by, True)
 
     @event("BatchRunCompleted")
     def _batch_run(self, run_id: str, rows: int, metrics: dict[str, float], report_hashes: dict[str, str],
-                   drift_share: float, drift_detected: bool, fairness_breach: bool, completed_for: UUID) -> None:
+                   drift_share: float, drift_detected: bool, fairness_breach: bool, completed_for: UUID,
+                   computed: bool = False) -> None:
+        # `computed` is absent from the runs people once posted as evidence: they still load, shown as posted, and
+        # never satisfy the approval gate
         self.batch_runs.append({"run_id": run_id, "rows": rows, "metrics": metrics, "report_hashes": report_hashes,
                                 "drift_share": drift_share, "drift_detected": drift_detected,
-                                "fairness_breach": fairness_breach, "at": self.modified_on})
+                                "fairness_breach": fairness_breach, "at": self.modified_on, "computed": computed})
         self.status = Status.VALIDATED
+
+    def computed_run(self, run_id: Any) -> dict[str, Any] | None:
+        return next((r for r in self.batch_runs if r["run_id"] == str(run_id) and r.get("computed")), None)
 
     def check_reviewer(self, reviewer: UUID, reviewer_name: str) -> None:
         """Nobody approves or rejects a version they trained or exported."""
@@ -270,16 +282,22 @@ class ModelVersion(TimedAggregate):
         if reviewer == self.exported_by:
             raise SegregationOfDuties(f"{reviewer_name} exported version {self.number} and may not review it")
 
-    def approve(self, *, by: UUID, by_name: str, findings: str, justification: str | None,
+    def approve(self, *, by: UUID, by_name: str, findings: str, justification: str | None, batch_run_id: Any,
                 missing_mandatory: list[str]) -> None:
+        """Approve on the evidence of one batch run the system computed, named by the reviewer: a later run cannot
+        stand in for the one they looked at, and evidence people posted never satisfies the gate."""
         if self.status is Status.STAGED:
             raise PreconditionFailed(f"version {self.number} has no completed batch inference run; run one before approval")
         self._step("approve")
         self.check_reviewer(by, by_name)
         if missing_mandatory:
             raise PreconditionFailed(f"mandatory compliance sections are incomplete: {', '.join(missing_mandatory)}")
-        run = self.last_batch_run
-        assert run is not None  # validated implies a batch run
+        if batch_run_id is None:
+            raise PreconditionFailed("an approval names the batch run it relies on (batch_run_id)")
+        run = self.computed_run(batch_run_id)
+        if run is None:
+            raise PreconditionFailed(f"batch run {str(batch_run_id)[:64]} is not a run govledger computed on version "
+                                     f"{self.number}; evidence posted by people does not satisfy the approval gate")
         breach = [name for name, hit in (("drift", run["drift_detected"]), ("a fairness breach", run["fairness_breach"])) if hit]
         if breach and len((justification or "").strip()) < MIN_JUSTIFICATION:
             raise PreconditionFailed(f"the last batch run shows {' and '.join(breach)}; approval needs a written "

@@ -1,23 +1,22 @@
 """Training jobs: a data scientist's request for AutoML on a registered dataset, and its milestones.
 
-A job is requested (queued), started by a worker (running; a worker whose lease ran out is replaced by another,
-which starts it again with the next attempt number), and ends exactly once: completed with the new version,
-failed with the reason, or cancelled by its requester. Only the worker of the latest attempt may end it, so a
-worker that lost its lease can never record a second outcome.
+A job is requested (queued), started by a worker, and ends exactly once (domain.jobs): completed with the new
+version, failed with the reason, or cancelled by its requester.
 """
 
 from __future__ import annotations
 
-import re
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
-from .errors import IllegalTransition, InvalidInput
+from .errors import InvalidInput
 from .inputs import check_text
+from .jobs import FINAL, JobLifecycle, JobState
 from .timed import TimedAggregate
+
+__all__ = ["FINAL", "JobState", "TrainingJob", "check_preprocessing", "check_request"]
 
 TASKS = ("classification", "regression", "clustering")
 #: metrics each task may be optimised for (higher is better for every one: errors are searched negated)
@@ -38,18 +37,6 @@ PREPROCESSING: dict[str, tuple[str, ...]] = {
 TARGET_TYPES = {"classification": {"boolean", "category", "integer", "string"}, "regression": {"integer", "float"}}
 MAX_CLASSES = 50
 DEFAULT_MAX_BUDGET_S = 3_600
-_WORKER = re.compile(r"^[\x21-\x7e]{1,200}$")
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-FINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 
 
 def check_preprocessing(choices: Any) -> dict[str, Any]:
@@ -128,8 +115,10 @@ def check_request(*, schema: dict[str, str], profile: dict[str, Any] | None, tas
     return exclude, protected
 
 
-class TrainingJob(TimedAggregate):
+class TrainingJob(JobLifecycle, TimedAggregate):
     """AutoML on one dataset, for one model, from request to its one outcome."""
+
+    what = "training job"
 
     @event("Requested")
     def __init__(self, dataset_id: UUID, dataset_hash: str, task: str, target: str | None, time_budget_seconds: float,
@@ -148,41 +137,16 @@ class TrainingJob(TimedAggregate):
         self.model_name = model_name
         self.requested_by = requested_by
         self.requested_by_name = requested_by_name
-        self.state = JobState.QUEUED
-        self.attempt = 0
-        self.worker: str | None = None
-        self.started_at: Any = None
-        self.result: dict[str, Any] | None = None
-        self.error: dict[str, str] | None = None
+        self.queued()
 
     @classmethod
     def request(cls, **fields: Any) -> TrainingJob:
         check_text(fields["model_name"], "a model's name", max_length=200)
         return cls(**fields)
 
-    def _check_open(self, doing: str) -> None:
-        if self.state in FINAL:
-            raise IllegalTransition(f"training job {self.id} is {self.state}; it cannot {doing}")
-
-    def check_worker(self, worker: str, attempt: int) -> None:
-        """Only the worker of the latest attempt may end a running job."""
-        self._check_open("end again")
-        if self.state is not JobState.RUNNING or (self.worker, self.attempt) != (worker, attempt):
-            raise IllegalTransition(f"training job {self.id} is attempt {self.attempt} of {self.worker}, "
-                                    f"not attempt {attempt} of {worker}")
-
-    def start(self, *, worker: str, attempt: int, lease_seconds: float) -> None:
-        self._check_open("start")
-        if not isinstance(worker, str) or not _WORKER.match(worker):
-            raise InvalidInput("a worker's name is 1 to 200 printable ASCII characters")
-        if attempt != self.attempt + 1:
-            raise IllegalTransition(f"training job {self.id} is at attempt {self.attempt}; the next is {self.attempt + 1}")
-        self._started(worker, attempt, float(lease_seconds))
-
     @event("Started")
     def _started(self, worker: str, attempt: int, lease_seconds: float) -> None:
-        self.state, self.worker, self.attempt = JobState.RUNNING, worker, attempt
-        self.started_at = self.modified_on
+        self.running(worker, attempt)
 
     def complete(self, *, worker: str, attempt: int, **result: Any) -> None:
         self.check_worker(worker, attempt)
@@ -198,21 +162,10 @@ class TrainingJob(TimedAggregate):
                        "leaderboard": leaderboard, "metrics": metrics, "candidates": candidates, "seconds": seconds,
                        "greater_is_better": greater_is_better}
 
-    def fail(self, *, worker: str, attempt: int, code: str, reason: str) -> None:
-        self.check_worker(worker, attempt)
-        self._failed(worker, attempt, check_text(code, "an error code", max_length=100),
-                     check_text(reason, "a failure's reason", max_length=2_000))
-
     @event("Failed")
     def _failed(self, worker: str, attempt: int, code: str, reason: str) -> None:
-        self.state = JobState.FAILED
-        self.error = {"code": code, "message": reason}
-
-    def cancel(self, *, by: UUID, by_name: str, reason: str) -> None:
-        self._check_open("be cancelled")
-        self._cancelled(by, by_name, check_text(reason, "a cancellation's reason", max_length=2_000, required=False))
+        self.failed(code, reason)
 
     @event("Cancelled")
     def _cancelled(self, cancelled_by: UUID, cancelled_by_name: str, reason: str) -> None:
-        self.state = JobState.CANCELLED
-        self.error = {"code": "cancelled", "message": f"cancelled by {cancelled_by_name}" + (f": {reason}" if reason else "")}
+        self.cancelled(cancelled_by_name, reason)

@@ -77,7 +77,7 @@ class Registry:
                 changes = {"status": VERSION_STATUS[name]}
                 if name == "Deployed":
                     changes.update(deployment_target=event.target, deployed_at=recorded_at)
-                elif name == "BatchRunCompleted":
+                elif name == "BatchRunCompleted" and getattr(event, "computed", False):  # posted evidence counts for nothing
                     changes["last_run"] = dumps({
                         "run_id": event.run_id, "rows": event.rows, "metrics": event.metrics, "report_hashes": event.report_hashes,
                         "drift_share": event.drift_share, "drift_detected": event.drift_detected,

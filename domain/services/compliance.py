@@ -20,9 +20,9 @@ class Compliance(Service):
 
     @command(Action.CONFIGURE_COMPLIANCE, "model", "model_id")
     def configure_compliance(self, actor: Actor, model_id: UUID, *, risk_tier: str, applicable: list[str] | None = None,
-                             mandatory: list[str] | None = None) -> Pending:
+                             mandatory: list[str] | None = None, thresholds: dict[str, float] | None = None) -> Pending:
         model = self._model(actor, model_id)
-        model.configure_compliance(ComplianceConfig.build(risk_tier, applicable, mandatory), actor.username)
+        model.configure_compliance(ComplianceConfig.build(risk_tier, applicable, mandatory, thresholds), actor.username)
         return pending(model, id=model.id)
 
     @command(Action.EDIT_COMPLIANCE, "model", "model_id")

@@ -99,20 +99,12 @@ class Lifecycle(Service):
     def export_to_staging(self, actor: Actor, version_id: UUID) -> Pending:
         return self._step(actor, version_id, lambda _, v: v.export_to_staging(actor.user_id))
 
-    @command(Action.RUN_BATCH_INFERENCE, "model_version", "version_id")
-    def record_batch_run(self, actor: Actor, version_id: UUID, *, run_id: str, rows: int, metrics: dict[str, float],
-                         report_hashes: dict[str, str], drift_share: float, drift_detected: bool,
-                         fairness_breach: bool) -> Pending:
-        """Evidence of a completed batch inference run (the batch worker records it; so may a person who ran one)."""
-        return self._step(actor, version_id, lambda _, v: v.record_batch_run(
-            run_id=run_id, rows=rows, metrics=metrics, report_hashes=report_hashes, drift_share=drift_share,
-            drift_detected=drift_detected, fairness_breach=fairness_breach, by=actor.user_id))
-
     @command(Action.APPROVE, "model_version", "version_id")
-    def approve(self, actor: Actor, version_id: UUID, *, findings: str, justification: str | None = None) -> Pending:
+    def approve(self, actor: Actor, version_id: UUID, *, findings: str, batch_run_id: Any = None,
+                justification: str | None = None) -> Pending:
         return self._step(actor, version_id, lambda m, v: v.approve(
             by=actor.user_id, by_name=actor.username, findings=findings, justification=justification,
-            missing_mandatory=score(m, v).blocking_approval))
+            batch_run_id=batch_run_id, missing_mandatory=score(m, v).blocking_approval))
 
     @command(Action.APPROVE, "model_version", "version_id")
     def reject(self, actor: Actor, version_id: UUID, *, findings: str) -> Pending:

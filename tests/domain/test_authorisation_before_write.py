@@ -23,6 +23,7 @@ def _commands(w: World) -> dict[str, object]:
     trained = w.new_version(artifact=b"fresh")
     dataset = w.snapshot_dataset()
     job = w.training_job()
+    run = w.app.request_batch_run(w.ds, staged, dataset_id=dataset, label_column="defaulted").id
     return {
         "register_connection": lambda who: w.app.register_connection(who, name="bureau", url="postgresql://u:p@h/db"),
         "revoke_connection": lambda who: w.app.revoke_connection(who, name="bureau"),
@@ -44,10 +45,10 @@ def _commands(w: World) -> dict[str, object]:
         "get_version": lambda who: w.app.get_version(who, staged),
         "compliance_score": lambda who: w.app.compliance_score(who, w.model_id),
         "export_to_staging": lambda who: w.app.export_to_staging(who, trained),
-        "record_batch_run": lambda who: w.app.record_batch_run(
-            who, staged, run_id="r", rows=10, metrics={"auc": 0.7}, report_hashes={}, drift_share=0.0,
-            drift_detected=False, fairness_breach=False),
-        "approve": lambda who: w.app.approve(who, validated, findings="reviewed"),
+        "request_batch_run": lambda who: w.app.request_batch_run(who, staged, dataset_id=dataset, label_column="defaulted"),
+        "cancel_batch_run": lambda who: w.app.cancel_batch_run(who, run),
+        "get_batch_run": lambda who: w.app.get_batch_run(who, run),
+        "approve": lambda who: w.app.approve(who, validated, findings="reviewed", batch_run_id=w.runs[validated]),
         "reject": lambda who: w.app.reject(who, validated, findings="reviewed"),
         "deploy": lambda who: w.app.deploy(who, approved),
         "terminate": lambda who: w.app.terminate(who, approved, reason="stop"),
@@ -82,7 +83,7 @@ def test_a_data_scientist_acting_on_another_data_scientists_model_records_only_t
 
 
 @pytest.mark.parametrize(("name", "kind"), [("import_version", "model"), ("export_to_staging", "model_version"),
-                                            ("record_batch_run", "model_version"), ("edit_section", "model")])
+                                            ("request_batch_run", "model_version"), ("edit_section", "model")])
 def test_a_refusal_names_what_was_refused_by_kind_and_id(name, kind):
     w = make_world()
     attempt = _commands(w)[name]
@@ -97,5 +98,5 @@ def test_a_refusal_names_what_was_refused_by_kind_and_id(name, kind):
 def test_the_owner_may_do_what_the_intruder_may_not():
     w = make_world()
     commands = _commands(w)
-    for name in ("import_version", "export_to_staging", "record_batch_run", "edit_section", "get_model"):
+    for name in ("import_version", "export_to_staging", "request_batch_run", "edit_section", "get_model"):
         commands[name](w.ds)

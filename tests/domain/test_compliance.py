@@ -63,7 +63,8 @@ def test_automatic_sections_come_from_the_latest_versions_evidence():
     assert rows["explainability"].status is SectionStatus.COMPLETE
     assert rows["approvals"].status is SectionStatus.NO_EVIDENCE
     w.document()
-    w.app.approve(w.manager, version, findings="ok", justification="Drift is the expected seasonal shift in incomes.")
+    w.app.approve(w.manager, version, findings="ok", justification="Drift is the expected seasonal shift in incomes.",
+                  batch_run_id=w.runs[version])
     assert by_section(w.app.compliance_score(w.compliance, w.model_id))["approvals"].status is SectionStatus.COMPLETE
 
 

@@ -22,9 +22,9 @@ def _text_fields(w: World) -> dict[str, object]:
     staged, validated, approved = w.staged_version(), w.validated_version(), w.approved_version()
     version = {"artifact": b"bytes", "declared_hash": SHA, "estimator": "e", "metrics": {"auc": 0.5}, "input_schema": {"a": "float"},
                    "target": "y", "dataset_ids": [w.dataset_id]}
-    run = {"run_id": "r", "rows": 10, "metrics": {"auc": 0.7}, "report_hashes": {}, "drift_share": 0.0, "drift_detected": False,
-               "fairness_breach": False}
     dataset = {"name": "d", "source": "s", "schema": {"a": "integer"}, "row_count": 1, "content_hash": "ab" * 32}
+    snapshot = w.snapshot_dataset()
+    queued_run = w.app.request_batch_run(w.manager, staged, dataset_id=snapshot).id
     return {
         "dataset name": lambda t: w.app.register_dataset(w.ds, **{**dataset, "name": t}),
         "dataset source": lambda t: w.app.register_dataset(w.ds, **{**dataset, "source": t}),
@@ -33,11 +33,12 @@ def _text_fields(w: World) -> dict[str, object]:
         "estimator": lambda t: w.app.import_version(w.ds, w.model_id, **{**version, "estimator": t}),
         "target": lambda t: w.app.import_version(w.ds, w.model_id, **{**version, "target": t}),
         "metric name": lambda t: w.app.import_version(w.ds, w.model_id, **{**version, "metrics": {t: 0.5}}),
-        "run id": lambda t: w.app.record_batch_run(w.manager, staged, **{**run, "run_id": t}),
-        "report name": lambda t: w.app.record_batch_run(w.manager, staged, **{**run, "report_hashes": {t: "ab" * 32}}),
+        "label column": lambda t: w.app.request_batch_run(w.manager, staged, dataset_id=snapshot, label_column=t),
+        "cancellation reason": lambda t: w.app.cancel_batch_run(w.manager, queued_run, reason=t),
         "section": lambda t: w.app.edit_section(w.compliance, w.model_id, "consent", t),
-        "findings": lambda t: w.app.approve(w.manager, validated, findings=t),
-        "justification": lambda t: w.app.approve(w.manager, validated, findings="ok", justification=t),
+        "findings": lambda t: w.app.approve(w.manager, validated, findings=t, batch_run_id=w.runs[validated]),
+        "justification": lambda t: w.app.approve(w.manager, validated, findings="ok", justification=t,
+                                                 batch_run_id=w.runs[validated]),
         "rejection": lambda t: w.app.reject(w.manager, validated, findings=t),
         "deployment target": lambda t: w.app.deploy(w.manager, approved, target=t),
         "retirement reason": lambda t: w.app.retire(w.manager, approved, reason=t),
@@ -48,8 +49,8 @@ def _text_fields(w: World) -> dict[str, object]:
 
 
 FIELDS = [
-    "dataset name", "dataset source", "model name", "model description", "estimator", "target", "metric name", "run id",
-    "report name", "section", "findings", "justification", "rejection", "deployment target", "retirement reason",
+    "dataset name", "dataset source", "model name", "model description", "estimator", "target", "metric name", "label column",
+    "cancellation reason", "section", "findings", "justification", "rejection", "deployment target", "retirement reason",
     "e-mail", "key label", "erasure reason"]
 
 

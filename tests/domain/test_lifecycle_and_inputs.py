@@ -21,7 +21,7 @@ def test_a_version_walks_the_whole_lifecycle():
     w.batch_run(version)
     seen.append(w.app.get_version(w.ds, version).status)
     w.document()
-    w.app.approve(w.manager, version, findings="meets policy")
+    w.app.approve(w.manager, version, findings="meets policy", batch_run_id=w.runs[version])
     seen.append(w.app.get_version(w.ds, version).status)
     w.app.deploy(w.manager, version, target="local")
     seen.append(w.app.get_version(w.ds, version).status)
@@ -61,8 +61,8 @@ def test_illegal_transitions_are_refused_and_leave_the_version_as_it_was(step):
     elif step == "approve":
         w.batch_run(version)
         w.document()
-        w.app.approve(w.manager, version, findings="ok")
-        attempt = lambda: w.app.approve(w.manager, version, findings="again")  # noqa: E731
+        w.app.approve(w.manager, version, findings="ok", batch_run_id=w.runs[version])
+        attempt = lambda: w.app.approve(w.manager, version, findings="again", batch_run_id=w.runs[version])  # noqa: E731
     else:
         attempt = {"deploy": lambda: w.app.deploy(w.manager, version),
                    "terminate": lambda: w.app.terminate(w.manager, version, reason="x"),

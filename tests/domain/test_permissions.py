@@ -43,16 +43,16 @@ def _commands(w):
     staged = w.staged_version()
     validated = w.validated_version()
     approved = w.approved_version()
+    snapshot = w.snapshot_dataset()
     return {
         Action.MANAGE_USERS: lambda a: w.app.create_user(a, "newcomer", "auditor"),
         Action.TRAIN: lambda a: w.app.register_dataset(a, name="more data", source="s3://x.csv", schema={"a": "integer"},
                                                       row_count=1, content_hash="ef" * 32),
-        Action.RUN_BATCH_INFERENCE: lambda a: w.app.record_batch_run(a, staged, run_id="r", rows=10, metrics={"auc": 0.7},
-                                                                     report_hashes={}, drift_share=0.0, drift_detected=False,
-                                                                     fairness_breach=False),
+        Action.RUN_BATCH_INFERENCE: lambda a: w.app.request_batch_run(a, staged, dataset_id=snapshot,
+                                                                      label_column="defaulted"),
         Action.EDIT_COMPLIANCE: lambda a: w.app.edit_section(a, w.model_id, "model_info", f"written by {a.username}"),
         Action.CONFIGURE_COMPLIANCE: lambda a: w.app.configure_compliance(a, w.model_id, risk_tier="high"),
-        Action.APPROVE: lambda a: w.app.approve(a, validated, findings="reviewed"),
+        Action.APPROVE: lambda a: w.app.approve(a, validated, findings="reviewed", batch_run_id=w.runs[validated]),
         Action.DEPLOY: lambda a: w.app.deploy(a, approved),
         Action.REGISTER_MONITORING: lambda a: w.app.register_monitoring(a, w.model_id),
         Action.READ: lambda a: w.app.get_model(a, w.model_id),

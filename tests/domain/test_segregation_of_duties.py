@@ -30,7 +30,7 @@ def test_nobody_approves_a_version_they_trained():
     w.document()
     trainer_as_manager = promoted(w, w.ds)
     with pytest.raises(SegregationOfDuties, match="trained version 1"):
-        w.app.approve(trainer_as_manager, version, findings="my own work looks fine")
+        w.app.approve(trainer_as_manager, version, findings="my own work looks fine", batch_run_id=w.runs.get(version))
     refusal = last_refusal(w)
     assert (refusal.username, refusal.code) == ("data-scientist", "segregation_of_duties")
 
@@ -45,7 +45,8 @@ def test_nobody_approves_a_version_they_exported():
     version.record_batch_run(run_id="r", rows=10, metrics={"auc": 0.8}, report_hashes={}, drift_share=0.0,
                              drift_detected=False, fairness_breach=False, by=uuid4())
     with pytest.raises(SegregationOfDuties, match="exported version 1"):
-        version.approve(by=exporter, by_name="eve", findings="I staged it myself", justification=None, missing_mandatory=[])
+        version.approve(by=exporter, by_name="eve", findings="I staged it myself", justification=None, batch_run_id="r",
+                        missing_mandatory=[])
 
 
 def test_nobody_rejects_a_version_they_trained_either():
@@ -60,7 +61,7 @@ def test_a_version_is_approved_only_after_a_completed_batch_run():
     version = w.staged_version()
     w.document()
     with pytest.raises(PreconditionFailed, match="no completed batch inference run"):
-        w.app.approve(w.manager, version, findings="looks fine")
+        w.app.approve(w.manager, version, batch_run_id=w.runs.get(version), findings="looks fine")
     assert w.app.get_version(w.manager, version).status is Status.STAGED
     assert last_refusal(w).code == "precondition_failed"
 
@@ -71,9 +72,9 @@ def test_a_version_is_approved_only_when_every_mandatory_section_is_complete():
     version = w.validated_version()
     w.app.edit_section(w.compliance, w.model_id, "model_info", "a credit model")
     with pytest.raises(PreconditionFailed, match="domain_context, fairness_bias, provenance, consent, risk_classification"):
-        w.app.approve(w.manager, version, findings="looks fine")
+        w.app.approve(w.manager, version, batch_run_id=w.runs.get(version), findings="looks fine")
     w.document()
-    w.app.approve(w.manager, version, findings="looks fine")
+    w.app.approve(w.manager, version, batch_run_id=w.runs.get(version), findings="looks fine")
     assert w.app.get_version(w.manager, version).status is Status.APPROVED
 
 
@@ -82,7 +83,7 @@ def test_a_section_written_before_the_latest_retraining_is_stale_and_blocks_appr
     w.document()
     version = w.validated_version()  # retrained after the documentation was written
     with pytest.raises(PreconditionFailed, match="incomplete: model_info"):
-        w.app.approve(w.manager, version, findings="looks fine")
+        w.app.approve(w.manager, version, batch_run_id=w.runs.get(version), findings="looks fine")
 
 
 @pytest.mark.parametrize("breach", [{"drift": True}, {"fairness_breach": True}])
@@ -91,11 +92,11 @@ def test_drift_or_a_fairness_breach_is_approved_only_with_a_written_justificatio
     version = w.validated_version(**breach)
     w.document()
     with pytest.raises(PreconditionFailed, match="justification"):
-        w.app.approve(w.manager, version, findings="metrics acceptable")
+        w.app.approve(w.manager, version, batch_run_id=w.runs.get(version), findings="metrics acceptable")
     with pytest.raises(PreconditionFailed, match="justification"):
-        w.app.approve(w.manager, version, findings="metrics acceptable", justification="fine")
+        w.app.approve(w.manager, version, batch_run_id=w.runs.get(version), findings="metrics acceptable", justification="fine")
     reason = "Accepted: the shift mirrors the seasonal pattern seen every December."
-    w.app.approve(w.manager, version, findings="metrics acceptable", justification=reason)
+    w.app.approve(w.manager, version, batch_run_id=w.runs.get(version), findings="metrics acceptable", justification=reason)
     approved = [e for e in w.app.repository.event_store.get(version) if type(e).__name__ == "Approved"]
     assert approved[0].justification == reason
 
@@ -123,7 +124,7 @@ def test_every_refusal_is_recorded_with_who_tried_what_and_why():
     w = make_world()
     version = w.staged_version()
     with pytest.raises(PreconditionFailed):
-        w.app.approve(w.manager, version, findings="early")
+        w.app.approve(w.manager, version, batch_run_id=w.runs.get(version), findings="early")
     refusal = last_refusal(w)
     assert refusal.username == "manager" and refusal.action == "approve or reject a model version"
     assert (refusal.subject_kind, refusal.subject_id) == ("model_version", str(version))

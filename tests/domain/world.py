@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from domain.application import Governance
+from domain.batch import REPORTS
 from domain.roles import Actor, Role
 
 ROLES = list(Role)
@@ -30,6 +31,7 @@ class World:
     other_data_scientist: Actor | None = None
     dataset_id: UUID | None = None
     model_id: UUID | None = None
+    runs: dict[UUID, UUID] = field(default_factory=dict)  # version → its latest computed batch run
 
     def actor(self, role: Role) -> Actor:
         return self.actors[role]
@@ -79,10 +81,17 @@ class World:
         self.app.export_to_staging(self.ds, version_id)
         return version_id
 
-    def batch_run(self, version_id: UUID, *, drift: bool = False, fairness_breach: bool = False) -> None:
-        self.app.record_batch_run(self.manager, version_id, run_id="run-1", rows=500, metrics={"roc_auc": 0.8},
-                                  report_hashes={n: "ab" * 32 for n in ("predictions", "drift", "explanations", "fairness")},
-                                  drift_share=0.6 if drift else 0.1, drift_detected=drift, fairness_breach=fairness_breach)
+    def batch_run(self, version_id: UUID, *, drift: bool = False, fairness_breach: bool = False) -> UUID:
+        """A batch run the system computed, as a batch worker records it; its id is also kept in `runs`."""
+        run_id = self.app.request_batch_run(self.manager, version_id, dataset_id=self.snapshot_dataset(),
+                                            label_column="defaulted", protected_attributes=["gender"]).id
+        self.app.start_batch_run(run_id, worker="w1", attempt=1, lease_seconds=30)
+        self.app.complete_batch_run(run_id, worker="w1", attempt=1, report_hashes={n: "ab" * 32 for n in REPORTS},
+                                    rows=500, summary={"drift": {"share_drifted": 0.6 if drift else 0.1}},
+                                    metrics={"roc_auc": 0.8}, drift_share=0.6 if drift else 0.1, drift_detected=drift,
+                                    fairness_breach=fairness_breach)
+        self.runs[version_id] = run_id
+        return run_id
 
     def document(self) -> None:
         for section in ("model_info", "domain_context", "fairness_bias", "provenance", "consent", "risk_classification"):
@@ -96,7 +105,7 @@ class World:
     def approved_version(self) -> UUID:
         version_id = self.validated_version()
         self.document()  # after the version exists: documentation older than the latest training is stale
-        self.app.approve(self.manager, version_id, findings="meets policy")
+        self.app.approve(self.manager, version_id, findings="meets policy", batch_run_id=self.runs[version_id])
         return version_id
 
 

@@ -9,7 +9,7 @@ import pytest
 from domain.training import JobState
 from ledger.artifacts import load_model
 from ledger.jobs import progress_of
-from workers import trainer as trainer_module
+from workers import jobs as jobs_module
 
 from .training_world import training_world
 
@@ -88,8 +88,8 @@ def test_a_job_cancelled_before_a_worker_claims_it_is_never_started(db_url, tmp_
 
 def on_report(monkeypatch, callback) -> None:  # type: ignore[no-untyped-def]
     """Call `callback` each time the search reports its progress to the job's heartbeat."""
-    report = trainer_module._Watch.report
-    monkeypatch.setattr(trainer_module._Watch, "report", lambda self, progress: (report(self, progress), callback()))
+    report = jobs_module.Watch.report
+    monkeypatch.setattr(jobs_module.Watch, "report", lambda self, progress: (report(self, progress), callback()))
 
 
 def test_a_job_cancelled_while_it_trains_stops_and_records_no_version(db_url, tmp_path, monkeypatch):
