@@ -6,7 +6,21 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from . import audit, compliance, connections, datasets, docs, errors, exports, health, jobs, metrics, models, users
+from . import (
+    audit,
+    batch,
+    compliance,
+    connections,
+    datasets,
+    docs,
+    errors,
+    exports,
+    health,
+    jobs,
+    metrics,
+    models,
+    users,
+)
 from .deps import Services
 from .guard import Guard, Limits
 
@@ -19,7 +33,7 @@ def create_app(services: Services, limits: Limits | None = None) -> FastAPI:
     app.state.metrics = metrics.Metrics(services)
     errors.install(app)
     docs.install(app)
-    for module in (models, datasets, jobs, connections, compliance, audit, users, exports, metrics, health):
+    for module in (models, batch, datasets, jobs, connections, compliance, audit, users, exports, metrics, health):
         app.include_router(module.router)
     app.add_middleware(Guard, limits=limits or Limits())
     app.add_middleware(_Measured, metrics=app.state.metrics)  # outermost: refusals at the edge are counted too

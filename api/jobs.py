@@ -8,6 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Path
 from pydantic import Field, StrictFloat, StrictInt
 
+from domain.batch import BatchRun
+from domain.errors import NotFound
 from domain.training import FINAL, JobState, TrainingJob
 from ledger.jobs import live_progress, progress_of
 from projections.queries import JOB_COLUMNS
@@ -99,42 +101,57 @@ def get_job(services: ServicesDep, actor: CurrentActor, job_id: Annotated[str, P
             as_of: AsOf = None) -> dict[str, Any]:
     """One job: its state, progress (live while a worker runs it), requester and result or error."""
     gov, db = services.governance, services.db
-    training = _training_id(job_id)
-    if training is not None:
-        job = gov.get_training_job(actor, training)  # a data scientist reads only their own: refused and recorded
+    ident = _uuid(job_id)
+    if ident is not None:
+        job = _job(gov, actor, ident)  # a data scientist reads only their own: refused and recorded
         if as_of is None:
             with db.connect() as conn:
                 live = progress_of(db, conn, job_id) if job.state is JobState.RUNNING else None
             return _from_aggregate(job, live)
     with reading(services, actor, f"job {job_id}", as_of=as_of) as r:
         found = r.row("jobs", JOB_COLUMNS, "job_id", job_id, f"job {job_id}")
-        if training is None and r.owner is not None:  # a batch run: readable by the owner of its model
+        if ident is None and r.owner is not None:  # evidence posted before runs were computed: its model's owner reads it
             gov.get_model(actor, UUID(found["model_id"]))
     return _public(found)
 
 
-def _training_id(job_id: str) -> UUID | None:
+def _job(gov: Any, actor: Any, job_id: UUID) -> TrainingJob | BatchRun:
+    """A training job or a batch run, whichever the id names."""
+    try:
+        return gov.get_training_job(actor, job_id)  # type: ignore[no-any-return]
+    except NotFound:
+        return gov.get_batch_run(actor, job_id)  # type: ignore[no-any-return]
+
+
+def _uuid(job_id: str) -> UUID | None:
     try:
         return UUID(job_id)
     except ValueError:
         return None
 
 
-def _from_aggregate(job: TrainingJob, live: dict[str, Any] | None) -> dict[str, Any]:
+def _from_aggregate(job: TrainingJob | BatchRun, live: dict[str, Any] | None) -> dict[str, Any]:
     """The job as the ledger holds it now (the read models may not have reached its last event yet)."""
     result = job.result
-    return {"job_id": str(job.id), "kind": "training", "state": job.state.value,
-            "progress": 1.0 if job.state in FINAL else float(live["fraction"]) if live else 0.0,
+    common = {"job_id": str(job.id), "state": job.state.value,
+              "progress": 1.0 if job.state in FINAL else float(live["fraction"]) if live else 0.0,
+              "dataset_id": str(job.dataset_id), "requested_by": job.requested_by_name,
+              "requested_at": job.created_on.isoformat(),
+              "started_at": job.started_at.isoformat() if job.started_at else None,
+              "finished_at": job.modified_on.isoformat() if job.state in FINAL else None, "worker": job.worker,
+              "attempt": job.attempt, "result": result, "error": job.error, "position": None, "live": live}
+    if isinstance(job, BatchRun):
+        return {**common, "kind": "batch_inference", "model_id": str(job.model_id), "version_id": str(job.version_id),
+                "request": {"version_id": str(job.version_id), "dataset_id": str(job.dataset_id),
+                            "dataset_hash": job.dataset_hash, "label_column": job.label_column,
+                            "protected_attributes": job.protected_attributes, "thresholds": job.thresholds}}
+    return {**common, "kind": "training",
             "model_id": (result or {}).get("model_id") or (str(job.model_id) if job.model_id else None),
-            "version_id": (result or {}).get("version_id"), "dataset_id": str(job.dataset_id),
-            "requested_by": job.requested_by_name, "requested_at": job.created_on.isoformat(),
-            "started_at": job.started_at.isoformat() if job.started_at else None, "finished_at": job.modified_on.isoformat() if job.state in FINAL else None,
-            "worker": job.worker, "attempt": job.attempt,
+            "version_id": (result or {}).get("version_id"),
             "request": {"dataset_id": str(job.dataset_id), "dataset_hash": job.dataset_hash, "task": job.task,
                         "target": job.target, "time_budget_seconds": job.time_budget_seconds, "metric": job.metric,
                         "exclude": job.exclude, "protected_attributes": job.protected_attributes,
-                        "preprocessing": job.preprocessing, "model_name": job.model_name},
-            "result": result, "error": job.error, "position": None, "live": live}
+                        "preprocessing": job.preprocessing, "model_name": job.model_name}}
 
 
 class CancelIn(Body):
@@ -144,7 +161,10 @@ class CancelIn(Body):
 @router.post("/jobs/{job_id}/cancel", response_model=JobDetail)
 def cancel_job(services: ServicesDep, actor: CurrentActor, job_id: UUID, body: CancelIn | None = None,
                idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
-    """Cancel a queued or running training job (its requester only); a running worker stops at its next check."""
-    gov = services.governance
-    gov.cancel_training(actor, job_id, reason=(body.reason if body else ""), idempotency_key=idempotency_key)
-    return _from_aggregate(gov.get_training_job(actor, job_id), None)
+    """Cancel a queued or running job (its requester only); a running worker stops within a second or two."""
+    gov, reason = services.governance, (body.reason if body else "")
+    try:
+        gov.cancel_training(actor, job_id, reason=reason, idempotency_key=idempotency_key)
+    except NotFound:
+        gov.cancel_batch_run(actor, job_id, reason=reason, idempotency_key=idempotency_key)
+    return _from_aggregate(_job(gov, actor, job_id), None)

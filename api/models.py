@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AllowInfNan, Field, NonNegativeInt, PositiveInt, Strict, StrictBool
+from pydantic import AllowInfNan, Field, NonNegativeInt, Strict
 
 from domain.application import Recorded as Outcome
 from domain.errors import InvalidInput, NotFound
@@ -222,38 +222,20 @@ def export_to_staging(services: ServicesDep, actor: CurrentActor, version_id: UU
     return _version_answer(services, actor, recorded)
 
 
-class BatchRunIn(Body):
-    run_id: Name
-    rows: PositiveInt
-    metrics: dict[Name, Metric] = Field(min_length=1)
-    report_hashes: dict[Name, Sha256] = Field(description="SHA-256 of each report: predictions, drift, explanations, fairness, performance")
-    drift_share: Annotated[Metric, Field(ge=0, le=1)]
-    drift_detected: StrictBool  # "no" and 0 are not false: evidence says true or false
-    fairness_breach: StrictBool
-
-
-@router.post("/versions/{version_id}/batch-runs", response_model=VersionRecorded, status_code=201)
-def record_batch_run(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: BatchRunIn,
-                     idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
-    """Record the evidence of a completed batch inference run (staged or validated → validated)."""
-    recorded = services.governance.record_batch_run(
-        actor, version_id, run_id=body.run_id, rows=body.rows, metrics=body.metrics, report_hashes=body.report_hashes,
-        drift_share=body.drift_share, drift_detected=body.drift_detected, fairness_breach=body.fairness_breach,
-        idempotency_key=idempotency_key)
-    return _version_answer(services, actor, recorded)
-
-
 class ReviewIn(Body):
     findings: Text
-    justification: Text | None = Field(None, description="required (≥ 20 characters) when the last batch run shows drift or a fairness breach")
+    batch_run_id: UUID = Field(description="the batch run govledger computed on this version that the approval relies on")
+    justification: Text | None = Field(None, description="required (≥ 20 characters) when that run shows drift or a "
+                                       "fairness breach beyond the model's risk-tier thresholds")
 
 
 @router.post("/versions/{version_id}/approve", response_model=VersionRecorded)
 def approve(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: ReviewIn,
             idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
-    """Approve a validated version (managers; never one you trained or exported; mandatory sections complete)."""
+    """Approve a validated version (managers; never one you trained or exported; mandatory sections complete) on the
+    evidence of a batch run govledger computed, which the approval names."""
     recorded = services.governance.approve(actor, version_id, findings=body.findings, justification=body.justification,
-                                           idempotency_key=idempotency_key)
+                                           batch_run_id=body.batch_run_id, idempotency_key=idempotency_key)
     return _version_answer(services, actor, recorded)
 
 

@@ -17,7 +17,14 @@ from ledger.artifacts import LocalArtifactStore
 from ledger.connections import ConnectionCredentials
 from ledger.database import Database
 from ledger.errors import SigningKeyError
-from ledger.keys import api_secret, connections_key, load_public_verifier, load_signer, load_verifier, verifier_path
+from ledger.keys import (
+    api_secret,
+    connections_key,
+    load_public_verifier,
+    load_signer,
+    load_verifier,
+    verifier_path,
+)
 from ledger.migrate import require_current
 from ledger.settings import Settings, load_settings
 from ledger.subjects import SubjectVault

@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -211,18 +212,21 @@ def seal(once: Annotated[bool, typer.Option(help="seal what is committed now, th
 
 @app.command()
 def workers(
-    only: Annotated[list[str] | None, typer.Option(help="run only these workers: sealer, projector, trainer (repeatable)")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="run only these workers: sealer, projector, trainer, batch (repeatable)")] = None,
 ) -> None:
-    """Run the workers — the sealer, the projector and a training worker — until SIGINT or SIGTERM.
+    """Run the workers — the sealer, the projector, a training worker and a batch worker — until SIGINT or SIGTERM.
 
     Database faults are retried with back-off; a worker that cannot go on stops every worker and exits non-zero.
     Run several `govledger workers --only trainer` processes to train several jobs at once."""
+    from workers.batch import run_batch_worker
+    from workers.jobs import worker_name
     from workers.projector import run_projector
     from workers.trainer import TrainerSettings, run_trainer
 
-    chosen = set(only or ("sealer", "projector", "trainer"))
-    if unknown := chosen - {"sealer", "projector", "trainer"}:
-        raise InvalidArgument(f"unknown worker {sorted(unknown)[0]!r}; workers are sealer, projector and trainer")
+    names = ("sealer", "projector", "trainer", "batch")
+    chosen = set(only or names)
+    if unknown := chosen - set(names):
+        raise InvalidArgument(f"unknown worker {sorted(unknown)[0]!r}; workers are {', '.join(names)}")
     ledger = Ledger()
     signer = ledger.signer() if "sealer" in chosen else None
     require_current(ledger.db)
@@ -234,6 +238,8 @@ def workers(
         "sealer": lambda stop: run_sealer(ledger.db, signer, interval=s.seal_interval, batch=s.seal_batch, stop=stop),
         "projector": lambda stop: run_projector(ledger.db, gov, interval=s.seal_interval, stop=stop, batch=s.projector_batch),
         "trainer": lambda stop: run_trainer(gov, ledger.db, ledger.artifacts, trainer, interval=s.seal_interval, stop=stop),
+        "batch": lambda stop: run_batch_worker(gov, ledger.db, ledger.artifacts, replace(trainer, name=worker_name()),
+                                               interval=s.seal_interval, stop=stop),
     }
     failures: list[BaseException] = []
 

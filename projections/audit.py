@@ -27,7 +27,7 @@ ACTIONS: dict[tuple[str, str], Action] = {
 }
 #: aggregates whose every event exercises one action
 OWNER_ACTIONS = {**{owner: Action.MANAGE_USERS for owner in ("User", "ApiKey", "Erasure", "Installation")},
-                 "TrainingJob": Action.TRAIN}
+                 "TrainingJob": Action.TRAIN, "BatchRun": Action.RUN_BATCH_INFERENCE}
 ACTION_NAMES = {a.value: a.name.lower() for a in Action}
 
 #: payload fields naming who acted, by name or by user id, in the order they are looked for. Not `username`: on
@@ -45,7 +45,14 @@ SUMMARIES: dict[tuple[str, str], Callable[[Any], str]] = {
     ("Model", "ComplianceConfigured"): lambda e: f"{e.risk_tier} risk; mandatory: {', '.join(e.mandatory) or 'none'}",
     ("Model", "ComplianceSectionEdited"): lambda e: f"section {e.section} {'edited' if e.before else 'written'}",
     ("ModelVersion", "Imported"): lambda e: f"version {e.number} imported ({e.estimator}, sha256 {e.artifact_hash[:12]}…)",
-    ("ModelVersion", "BatchRunCompleted"): lambda e: f"batch run {e.run_id}: {e.rows} rows, drift share {e.drift_share:.0%}",
+    ("ModelVersion", "BatchRunCompleted"): lambda e: (f"batch run {e.run_id}: {e.rows} rows, drift share {e.drift_share:.0%}"
+                                                      + ("" if getattr(e, "computed", False) else " (posted, not computed)")),
+    ("BatchRun", "Requested"): lambda e: f"batch run requested of version {e.version_id} on dataset {e.dataset_id}",
+    ("BatchRun", "Started"): lambda e: f"batch run attempt {e.attempt} started by {e.worker}",
+    ("BatchRun", "Completed"): lambda e: (f"batch run completed: {e.rows} rows"
+                                          + (", drift" if e.drift_detected else "") + (", a fairness breach" if e.fairness_breach else "")),
+    ("BatchRun", "Failed"): lambda e: f"batch run failed [{e.code}]: {e.reason}",
+    ("BatchRun", "Cancelled"): lambda e: f"batch run cancelled{': ' + e.reason if e.reason else ''}",
     ("ModelVersion", "Approved"): lambda e: f"approved: {e.findings}",
     ("ModelVersion", "Rejected"): lambda e: f"rejected: {e.findings}",
     ("ModelVersion", "Deployed"): lambda e: f"deployed to {e.target}",
@@ -113,6 +120,8 @@ class AuditTrail:
             return str(event.originator_id)
         if owner == "ModelVersion":
             return str(event.model_id) if hasattr(event, "model_id") else self.lookups.model_of_version(conn, str(event.originator_id))
+        if owner == "BatchRun":
+            return self.lookups.model_of_job(conn, str(event.originator_id)) if not hasattr(event, "model_id") else str(event.model_id)
         if owner == "TrainingJob":  # a request names its model if it has one; a completion names the model it made
             named = getattr(event, "model_id", None)
             return str(named) if named else self.lookups.model_of_job(conn, str(event.originator_id))
@@ -171,7 +180,10 @@ class Jobs:
         owner, name = kind_of(event)
         if owner == "TrainingJob":
             self._training(conn, nid, recorded_at, name, event)
-        elif (owner, name) == ("ModelVersion", "BatchRunCompleted"):
+        elif owner == "BatchRun":
+            self._batch(conn, nid, recorded_at, name, event)
+        elif (owner, name) == ("ModelVersion", "BatchRunCompleted") and not getattr(event, "computed", False):
+            # evidence once posted by people: shown as a job, marked posted (a computed run has its own rows)
             version_id = str(event.originator_id)
             result = {"metrics": event.metrics, "report_hashes": event.report_hashes, "drift_share": event.drift_share,
                       "drift_detected": event.drift_detected, "fairness_breach": event.fairness_breach,
@@ -181,8 +193,42 @@ class Jobs:
                 "model_id": self.lookups.model_of_version(conn, version_id), "dataset_id": None,
                 "requested_by": self.lookups.username(conn, str(event.completed_for)),
                 "requested_by_id": str(event.completed_for), "requested_at": recorded_at, "started_at": None,
-                "finished_at": recorded_at, "worker": None, "attempt": 0, "request": "{}", "result": dumps(result),
-                "error": None, "created": nid})
+                "finished_at": recorded_at, "worker": None, "attempt": 0, "request": dumps({"posted": True}),
+                "result": dumps({**result, "computed": False}), "error": None, "created": nid})
+
+    def _batch(self, conn: Any, nid: int, at: str, name: str, event: Any) -> None:
+        ident = str(event.originator_id)
+        if name == "Requested":
+            request = {"version_id": str(event.version_id), "dataset_id": str(event.dataset_id),
+                       "dataset_hash": event.dataset_hash, "label_column": event.label_column,
+                       "protected_attributes": event.protected_attributes, "thresholds": event.thresholds}
+            self.rows.open("jobs", "job_id", nid, {
+                "job_id": ident, "kind": "batch_inference", "state": "queued", "model_id": str(event.model_id),
+                "version_id": str(event.version_id), "dataset_id": str(event.dataset_id),
+                "requested_by": event.requested_by_name, "requested_by_id": str(event.requested_by), "requested_at": at,
+                "started_at": None, "finished_at": None, "worker": None, "attempt": 0, "request": dumps(request),
+                "result": None, "error": None, "created": nid})
+        elif name in ("Started", "Failed", "Cancelled"):
+            self._milestone(conn, nid, at, name, event)
+        elif name == "Completed":
+            result = {"batch_run_id": ident, "rows": event.rows, "report_hashes": event.report_hashes,
+                      "dataset_hash": event.dataset_hash, "summary": event.summary, "drift_detected": event.drift_detected,
+                      "fairness_breach": event.fairness_breach, "computed": True}
+            self.rows.change(conn, "jobs", "job_id", ident, nid, state="succeeded", finished_at=at, result=dumps(result))
+
+    def _milestone(self, conn: Any, nid: int, at: str, name: str, event: Any) -> None:
+        """What every kind of job records the same way: an attempt's start, a failure, a cancellation."""
+        ident = str(event.originator_id)
+        if name == "Started":
+            self.rows.change(conn, "jobs", "job_id", ident, nid, state="running", started_at=at, worker=event.worker,
+                             attempt=event.attempt)
+        elif name == "Failed":
+            self.rows.change(conn, "jobs", "job_id", ident, nid, state="failed", finished_at=at,
+                             error=dumps({"code": event.code, "message": event.reason}))
+        elif name == "Cancelled":
+            message = f"cancelled by {event.cancelled_by_name}" + (f": {event.reason}" if event.reason else "")
+            self.rows.change(conn, "jobs", "job_id", ident, nid, state="cancelled", finished_at=at,
+                             error=dumps({"code": "cancelled", "message": message}))
 
     def _training(self, conn: Any, nid: int, at: str, name: str, event: Any) -> None:
         ident = str(event.originator_id)
@@ -197,9 +243,8 @@ class Jobs:
                 "dataset_id": str(event.dataset_id), "requested_by": event.requested_by_name,
                 "requested_by_id": str(event.requested_by), "requested_at": at, "started_at": None, "finished_at": None,
                 "worker": None, "attempt": 0, "request": dumps(request), "result": None, "error": None, "created": nid})
-        elif name == "Started":
-            self.rows.change(conn, "jobs", "job_id", ident, nid, state="running", started_at=at, worker=event.worker,
-                             attempt=event.attempt)
+        elif name in ("Started", "Failed", "Cancelled"):
+            self._milestone(conn, nid, at, name, event)
         elif name == "Completed":
             result = {"version_id": str(event.version_id), "model_id": str(event.model_id),
                       "artifact_hash": event.artifact_hash, "family": event.family, "params": event.params,
@@ -208,10 +253,4 @@ class Jobs:
                       "seconds": event.seconds, "greater_is_better": getattr(event, "greater_is_better", True)}
             self.rows.change(conn, "jobs", "job_id", ident, nid, state="succeeded", finished_at=at,
                              model_id=str(event.model_id), version_id=str(event.version_id), result=dumps(result))
-        elif name == "Failed":
-            self.rows.change(conn, "jobs", "job_id", ident, nid, state="failed", finished_at=at,
-                             error=dumps({"code": event.code, "message": event.reason}))
-        elif name == "Cancelled":
-            message = f"cancelled by {event.cancelled_by_name}" + (f": {event.reason}" if event.reason else "")
-            self.rows.change(conn, "jobs", "job_id", ident, nid, state="cancelled", finished_at=at,
-                             error=dumps({"code": "cancelled", "message": message}))
+

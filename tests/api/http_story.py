@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 from typing import Any
+from uuid import UUID
+
+from domain.batch import REPORTS
 
 SECTIONS = ("model_info", "domain_context", "fairness_bias", "risk_classification")
-CLEAN_RUN = {"run_id": "run-1", "rows": 500, "metrics": {"auc": 0.81}, "report_hashes": {"drift": "ab" * 32},
-             "drift_share": 0.0, "drift_detected": False, "fairness_breach": False}
 
 
 def ok(response: Any, status: int = 200) -> dict[str, Any]:
@@ -40,3 +41,25 @@ def new_version(api: Any, trainer: str = "dana", *, blob: bytes = b"artifact") -
 def document(api: Any, model_id: str, who: str = "cora") -> None:
     for section in SECTIONS:
         ok(api.call("PUT", f"/v1/models/{model_id}/compliance/sections/{section}", who, json={"content": "written"}))
+
+
+def scoring_dataset(api: Any) -> str:
+    """A kept snapshot with new_version's input feature and a label, registered by dana."""
+    dana = api.app.authenticate(api.keys["dana"])
+    profile = {"income": {"type": "float", "missing_share": 0.0, "distinct": 10},
+               "default": {"type": "boolean", "missing_share": 0.0, "distinct": 2}}
+    return str(api.app.register_dataset(dana, name="scoring", source="upload:scoring.csv",
+                                        schema={c: p["type"] for c, p in profile.items()}, row_count=10,
+                                        content_hash="ef" * 32, source_kind="upload", profile=profile, snapshot=True).id)
+
+
+def computed_run(api: Any, version: str, *, drift: bool = False, fairness_breach: bool = False, who: str = "mia") -> str:
+    """A batch run requested over HTTP and completed as a batch worker records it (the computation is tested in
+    tests/ml and tests/workers); its id."""
+    run = ok(api.call("POST", f"/v1/versions/{version}/batch-runs", who,
+                      json={"dataset_id": scoring_dataset(api), "label_column": "default"}), 202)["job_id"]
+    api.app.start_batch_run(UUID(run), worker="w1", attempt=1, lease_seconds=30)
+    api.app.complete_batch_run(UUID(run), worker="w1", attempt=1, report_hashes={n: "ab" * 32 for n in REPORTS}, rows=500,
+                               summary={"drift": {"share_drifted": 0.6 if drift else 0.0}}, metrics={"auc": 0.81},
+                               drift_share=0.6 if drift else 0.0, drift_detected=drift, fairness_breach=fairness_breach)
+    return run

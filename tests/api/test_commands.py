@@ -7,18 +7,19 @@ import hashlib
 
 import pytest
 
-from tests.api.http_story import CLEAN_RUN, document, new_version, ok, refused
+from tests.api.http_story import computed_run, document, new_version, ok, refused
 
 
 def test_a_version_walks_its_whole_lifecycle_over_http(api):
     model_id, version = new_version(api)
-    ran = ok(api.call("POST", f"/v1/versions/{version}/batch-runs", "mia", json=CLEAN_RUN), 201)
-    assert ran["version"]["status"] == "validated" and ran["position"] == api.events() - 1
+    run = computed_run(api, version)
+    assert ok(api.get(f"/v1/batch-runs/{run}", "mia"))["state"] == "succeeded"
     configured = ok(api.call("PUT", f"/v1/models/{model_id}/compliance/config", "cora", json={"risk_tier": "medium"}))
     assert configured["compliance"]["risk_tier"] == "medium" and len(configured["compliance"]["breakdown"]) == 12
     assert configured["position"] == api.events() - 1
     document(api, model_id)
-    approved = ok(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "meets the bar"}))
+    approved = ok(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "meets the bar",
+                                                                                  "batch_run_id": run}))
     assert approved["version"]["status"] == "approved" and approved["position"] == api.events() - 1
     assert ok(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={"target": "local"}))["version"]["deployment_target"] == "local"
     ok(api.call("POST", f"/v1/models/{model_id}/monitoring", "mia"))
@@ -30,7 +31,7 @@ def test_a_version_walks_its_whole_lifecycle_over_http(api):
     assert detail["monitored"] and [v["version_id"] for v in detail["version_list"]] == [version]
     assert detail["version_list"][0]["dataset_ids"], "lineage"
     jobs = ok(api.get("/v1/jobs", "aud", model_id=model_id))["items"]
-    assert [j["job_id"] for j in jobs] == ["run-1"]
+    assert [j["job_id"] for j in jobs] == [run]
     trail = ok(api.get("/v1/audit-trail", "aud", model_id=model_id, limit=500))["items"]
     assert [e["event_type"].split(".")[1] for e in trail if e["event_type"].startswith("ModelVersion")] == [
         "Imported", "Exported", "BatchRunCompleted", "Approved", "Deployed", "Terminated", "Retired"]
@@ -38,7 +39,7 @@ def test_a_version_walks_its_whole_lifecycle_over_http(api):
 
 def test_a_rejected_version_is_recorded_with_its_findings(api):
     _, version = new_version(api)
-    ok(api.call("POST", f"/v1/versions/{version}/batch-runs", "mia", json=CLEAN_RUN), 201)
+    computed_run(api, version)
     assert ok(api.call("POST", f"/v1/versions/{version}/reject", "mia", json={"findings": "AUC too low"}))["version"]["status"] == "rejected"
 
 
@@ -87,8 +88,8 @@ def _artifact(blob: bytes = b"x") -> dict:
     ("PUT", "/v1/users/ghost/role", {"role": "auditor"}, 404, "not_found"),
     ("DELETE", "/v1/keys/zz", None, 422, "invalid_request"),
     ("DELETE", "/v1/keys/0000000000000000", None, 404, "not_found"),
-    ("POST", "/v1/versions/{version}/batch-runs", {**CLEAN_RUN, "drift_share": 2}, 422, "invalid_request"),
-    ("POST", "/v1/versions/{version}/batch-runs", {**CLEAN_RUN, "report_hashes": {"drift": "nothex"}}, 422, "invalid_request"),
+    ("POST", "/v1/versions/{version}/batch-runs", {"dataset_id": "not-a-uuid"}, 422, "invalid_request"),
+    ("POST", "/v1/versions/{version}/batch-runs", {"dataset_id": "00000000-0000-4000-8000-000000000000"}, 404, "not_found"),
     ("PUT", "/v1/models/{model}/compliance/config", {"risk_tier": "extreme"}, 422, "invalid_request"),
     ("PUT", "/v1/models/{model}/compliance/config", {"risk_tier": "high", "applicable": ["consent"], "mandatory": ["performance"]}, 422, "invalid_input"),
     ("PUT", "/v1/models/{model}/compliance/sections/performance", {"content": "x"}, 422, "invalid_request"),
@@ -131,8 +132,6 @@ def test_a_row_count_beyond_int64_is_refused_and_the_read_models_keep_projecting
     ("POST", "/v1/models", '{"name": "m", "description": "a\\udfffb"}'),
     ("POST", "/v1/datasets", '{"name": "d", "source": "\\ud800", "schema": {"a": "float"}, "row_count": 1, "content_hash": "' + "ab" * 32 + '"}'),
     ("PUT", "/v1/models/{model}/compliance/sections/consent", '{"content": "\\ud800"}'),
-    ("POST", "/v1/versions/{version}/batch-runs", ('{"run_id": "\\ud800", "rows": 5, "metrics": {"auc": 0.8}, "report_hashes": {}, '
-                                                   '"drift_share": 0, "drift_detected": false, "fairness_breach": false}')),
     ("POST", "/v1/users/mia/keys", '{"label": "\\ud800"}'),
     ("POST", "/v1/users", '{"username": "newbie", "role": "auditor", "email": "\\ud800@bank.example"}'),
 ])

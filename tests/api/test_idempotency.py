@@ -119,7 +119,7 @@ def test_every_command_repeated_with_its_key_answers_the_first_answer_and_record
     for (method, route), (action, request) in COMMANDS.items():
         who = next(USERS[r] for r in (Role.DATA_SCIENTIST, Role.MANAGER, Role.COMPLIANCE_MANAGER, Role.SUPERADMIN)
                    if r in PERMISSIONS[action])
-        kwargs = request_of(route, request, dataset)
+        kwargs = request_of(route, request, dataset, values)
         path = route.format(**values)
         first = send(api, method, path, who, f"once {method} {route}".replace(" ", "-"), **kwargs)
         after_first = api.events()

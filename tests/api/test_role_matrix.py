@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 from domain.roles import PERMISSIONS, Action, Role
-from tests.api.http_story import CLEAN_RUN, new_version
+from tests.api.http_story import computed_run, new_version, scoring_dataset
 
 USERS = {Role.SUPERADMIN: "root", Role.MANAGER: "mia", Role.COMPLIANCE_MANAGER: "cora", Role.DATA_SCIENTIST: "dana",
          Role.AUDITOR: "aud"}
@@ -39,8 +39,10 @@ MATRIX: dict[tuple[str, str], tuple[Action, dict]] = {
     ("POST", "/v1/models"): (Action.TRAIN, {"json": {"name": "m"}}),
     ("POST", "/v1/models/{model_id}/versions"): (Action.TRAIN, {"json": "version"}),
     ("POST", "/v1/versions/{version_id}/export"): (Action.TRAIN, {}),
-    ("POST", "/v1/versions/{version_id}/batch-runs"): (Action.RUN_BATCH_INFERENCE, {"json": CLEAN_RUN}),
-    ("POST", "/v1/versions/{version_id}/approve"): (Action.APPROVE, {"json": {"findings": "fine"}}),
+    ("POST", "/v1/versions/{version_id}/batch-runs"): (Action.RUN_BATCH_INFERENCE, {"json": "batch run"}),
+    ("POST", "/v1/versions/{version_id}/approve"): (Action.APPROVE, {"json": "approval"}),
+    ("GET", "/v1/batch-runs/{batch_run_id}"): (Action.READ, {}),
+    ("GET", "/v1/batch-runs/{batch_run_id}/reports/{report}"): (Action.READ, {}),
     ("POST", "/v1/versions/{version_id}/reject"): (Action.APPROVE, {"json": {"findings": "not fine"}}),
     ("POST", "/v1/versions/{version_id}/deploy"): (Action.DEPLOY, {"json": {"target": "local"}}),
     ("POST", "/v1/versions/{version_id}/terminate"): (Action.DEPLOY, {"json": {"reason": "stop"}}),
@@ -83,15 +85,20 @@ def prepare(api) -> tuple[dict[str, str], str]:
                                             row_count=9, content_hash="ab" * 32, source_kind="upload", profile=profile,
                                             snapshot=True).id)
     job = api.app.request_training(dana, dataset_id=UUID(snapshot), task="classification", target="y", time_budget_seconds=1).id
+    run = computed_run(api, version_id)
     api.project()
     return {"model_id": model_id, "version_id": version_id, "username": "mia", "key_id": spare,
             "subject": "00000000-0000-4000-8000-000000000000", "section": "consent", "job_id": str(job),
-            "dataset_id": snapshot}, snapshot
+            "dataset_id": snapshot, "batch_run_id": run, "report": "drift", "scoring": scoring_dataset(api)}, snapshot
 
 
-def request_of(route: str, request: dict, dataset: str) -> dict:
-    """The matrix's request for a route, with its version body filled in."""
+def request_of(route: str, request: dict, dataset: str, values: dict[str, str]) -> dict:
+    """The matrix's request for a route, with its version, batch run and approval bodies filled in."""
     kwargs = dict(request)
+    if kwargs.get("json") == "batch run":
+        kwargs["json"] = {"dataset_id": values["scoring"]}
+    if kwargs.get("json") == "approval":
+        kwargs["json"] = {"findings": "fine", "batch_run_id": values["batch_run_id"]}
     if kwargs.get("json") == "version":
         kwargs["json"] = {"artifact_base64": "eA==", "sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
                           "estimator": "e", "metrics": {"auc": 0.5}, "input_schema": {"a": "float"}, "target": "y",
@@ -109,7 +116,7 @@ def test_every_role_on_every_endpoint_gets_exactly_what_section_2_allows(api):
     for (method, route), (action, request) in MATRIX.items():
         path = route.format(**values)
         for role, user in USERS.items():
-            kwargs = request_of(route, request, dataset)
+            kwargs = request_of(route, request, dataset, values)
             before = api.events()
             response = api.call(method, path, user, **kwargs)
             allowed = role in PERMISSIONS[action]

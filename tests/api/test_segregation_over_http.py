@@ -3,7 +3,7 @@ refusal recorded in the audit trail, and the version left where it was."""
 
 from __future__ import annotations
 
-from tests.api.http_story import CLEAN_RUN, document, new_version, ok, refused
+from tests.api.http_story import computed_run, document, new_version, ok, refused, scoring_dataset
 
 
 def attempts(api) -> list[dict]:
@@ -18,12 +18,12 @@ def status(api, version: str) -> str:
 
 def test_nobody_approves_a_version_they_trained_or_exported(api):
     model_id, version = new_version(api, trainer="dana")
-    ok(api.call("POST", f"/v1/versions/{version}/batch-runs", "mia", json=CLEAN_RUN), 201)
+    run = computed_run(api, version)
     document(api, model_id)
     ok(api.call("PUT", "/v1/users/dana/role", "root", json={"role": "manager"}))  # the trainer becomes a manager
     before = len(attempts(api))
-    for step in ("approve", "reject"):
-        refused(api.call("POST", f"/v1/versions/{version}/{step}", "dana", json={"findings": "looks fine to me"}),
+    for step, body in (("approve", {"batch_run_id": run}), ("reject", {})):
+        refused(api.call("POST", f"/v1/versions/{version}/{step}", "dana", json={"findings": "looks fine to me", **body}),
                 403, "segregation_of_duties")
     after = attempts(api)
     assert len(after) == before + 2 and after[-1]["actor"] == "dana" and "trained" in after[-1]["summary"]
@@ -33,29 +33,31 @@ def test_nobody_approves_a_version_they_trained_or_exported(api):
 def test_no_approval_before_a_completed_batch_run(api):
     model_id, version = new_version(api)
     document(api, model_id)
-    refused(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "ok"}), 409, "precondition_failed")
+    refused(api.call("POST", f"/v1/versions/{version}/approve", "mia",
+                     json={"findings": "ok", "batch_run_id": "00000000-0000-4000-8000-000000000000"}), 409, "precondition_failed")
     assert "batch inference" in attempts(api)[-1]["summary"] and status(api, version) == "staged"
 
 
 def test_no_approval_while_a_mandatory_section_is_incomplete(api):
     model_id, version = new_version(api)
-    ok(api.call("POST", f"/v1/versions/{version}/batch-runs", "mia", json=CLEAN_RUN), 201)
+    run = computed_run(api, version)
     ok(api.call("PUT", f"/v1/models/{model_id}/compliance/config", "cora", json={"risk_tier": "high"}))
     document(api, model_id)  # four of the six written sections: high risk makes consent and provenance mandatory too
-    refused(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "ok"}), 409, "precondition_failed")
+    refused(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "ok", "batch_run_id": run}), 409,
+            "precondition_failed")
     assert "consent" in attempts(api)[-1]["summary"] and status(api, version) == "validated"
 
 
 def test_drift_or_a_fairness_breach_needs_a_written_justification_kept_in_the_approval(api):
     model_id, version = new_version(api)
-    ok(api.call("POST", f"/v1/versions/{version}/batch-runs", "mia", json={**CLEAN_RUN, "drift_share": 0.6,
-                                                                            "drift_detected": True, "fairness_breach": True}), 201)
+    run = computed_run(api, version, drift=True, fairness_breach=True)
     document(api, model_id)
     for justification in (None, "fine"):
-        refused(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "ok", "justification": justification}),
-                409, "precondition_failed")
+        refused(api.call("POST", f"/v1/versions/{version}/approve", "mia",
+                         json={"findings": "ok", "justification": justification, "batch_run_id": run}), 409, "precondition_failed")
     why = "drift is seasonal; the challenger is monitored weekly"
-    ok(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "ok", "justification": why}))
+    ok(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "ok", "justification": why,
+                                                                         "batch_run_id": run}))
     approval = [e for e in api.app.recorder.select_notifications(start=1, limit=10**5) if e.topic.endswith("ModelVersion.Approved")][-1]
     assert api.app.mapper.to_domain_event(approval).justification == why
 
@@ -63,10 +65,10 @@ def test_drift_or_a_fairness_breach_needs_a_written_justification_kept_in_the_ap
 def test_only_approved_versions_are_deployed_and_a_terminated_deployment_stays_terminated(api):
     model_id, version = new_version(api)
     refused(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={}), 409, "illegal_transition")
-    ok(api.call("POST", f"/v1/versions/{version}/batch-runs", "mia", json=CLEAN_RUN), 201)
+    run = computed_run(api, version)
     refused(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={}), 409, "illegal_transition")
     document(api, model_id)
-    ok(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "ok"}))
+    ok(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "ok", "batch_run_id": run}))
     ok(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={}))
     ok(api.call("POST", f"/v1/versions/{version}/terminate", "mia", json={"reason": "incident 7"}))
     refused(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={}), 409, "illegal_transition")
@@ -105,7 +107,7 @@ def test_a_data_scientist_cannot_write_to_another_data_scientists_model_and_only
     tries = [
         ("POST", f"/v1/models/{model_id}/versions", version_body),
         ("POST", f"/v1/versions/{trained}/export", None),
-        ("POST", f"/v1/versions/{staged}/batch-runs", CLEAN_RUN),
+        ("POST", f"/v1/versions/{staged}/batch-runs", {"dataset_id": scoring_dataset(api)}),
         ("PUT", f"/v1/models/{model_id}/compliance/sections/consent", {"content": "not mine"}),
         ("GET", f"/v1/models/{model_id}", None),
         ("GET", f"/v1/versions/{staged}", None),

@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 from domain.access import Refusal
 from domain.application import Governance
+from domain.batch import REPORTS
 from domain.compliance import ComplianceConfig
 from domain.datasets import Dataset
 from domain.errors import DomainError
@@ -19,6 +20,16 @@ from ledger.database import Database
 from tests.domain.world import MemoryArtifacts
 
 SECTIONS = ("model_info", "domain_context", "fairness_bias", "risk_classification")
+
+
+def computed_run(app: Governance, manager: Any, version: UUID, dataset: UUID) -> UUID:
+    """A batch run as a batch worker records it (the computation itself is tested in tests/ml and tests/workers)."""
+    run = app.request_batch_run(manager, version, dataset_id=dataset, label_column="y").id
+    app.start_batch_run(run, worker="w1", attempt=1, lease_seconds=30)
+    app.complete_batch_run(run, worker="w1", attempt=1, report_hashes={name: "cd" * 32 for name in REPORTS}, rows=10,
+                           summary={"drift": {"share_drifted": 0.0, "dataset_drift": False}}, metrics={"auc": 0.7},
+                           drift_share=0.0, drift_detected=False, fairness_breach=False)
+    return run
 
 
 def story(db: Database, after_each: Callable[[], None] | None = None, keys: dict[str, str] | None = None, *,
@@ -36,6 +47,10 @@ def story(db: Database, after_each: Callable[[], None] | None = None, keys: dict
     step()
     dana, mia, cora = (app.authenticate(keys[n]) for n in ("dana", "mia", "cora"))
     dataset = app.register_dataset(dana, name="d", source="s", schema={"a": "integer"}, row_count=1, content_hash="ab" * 32).id
+    scoring = app.register_dataset(dana, name="scoring", source="upload:scoring.csv", schema={"a": "integer", "y": "boolean"},
+                                   row_count=10, content_hash="cd" * 32, source_kind="upload", snapshot=True,
+                                   profile={"a": {"type": "integer", "missing_share": 0.0, "distinct": 10},
+                                            "y": {"type": "boolean", "missing_share": 0.0, "distinct": 2}}).id
     step()
     for model_name in ("credit", "fraud"):
         model = app.register_model(dana, name=model_name, idempotency_key=f"register-{model_name}").id
@@ -48,8 +63,7 @@ def story(db: Database, after_each: Callable[[], None] | None = None, keys: dict
             step()
             app.export_to_staging(dana, version)
             step()
-            app.record_batch_run(mia, version, run_id=f"run-{model_name}-{n}", rows=10, metrics={"auc": 0.7},
-                                 report_hashes={"drift": "cd" * 32}, drift_share=0.0, drift_detected=False, fairness_breach=False)
+            run = computed_run(app, mia, version, scoring)
             step()
             for section in SECTIONS:
                 app.edit_section(cora, model, section, f"documented for version {n + 1}")
@@ -59,7 +73,7 @@ def story(db: Database, after_each: Callable[[], None] | None = None, keys: dict
             except DomainError:
                 pass
             step()
-            app.approve(mia, version, findings="ok")
+            app.approve(mia, version, findings="ok", batch_run_id=run)
             step()
         app.deploy(mia, version)
         step()
@@ -124,10 +138,12 @@ def model_cycle(rng: random.Random, owner: UUID, reviewer: UUID) -> list[Any]:
             dataset_ids=[d.id for d in datasets], trained_by=owner, trained_by_name="dana")
         model.add_version(version.id, number, "dana")
         version.export_to_staging(owner)
-        version.record_batch_run(run_id=f"run-{uuid4()}", rows=5_000, metrics={"auc": 0.81},
+        run_id = f"run-{uuid4()}"
+        version.record_batch_run(run_id=run_id, rows=5_000, metrics={"auc": 0.81},
                                  report_hashes={"drift": "ab" * 32, "explanations": "cd" * 32}, drift_share=0.1,
                                  drift_detected=False, fairness_breach=False, by=reviewer)
-        version.approve(by=reviewer, by_name="mia", findings="meets the bar", justification=None, missing_mandatory=[])
+        version.approve(by=reviewer, by_name="mia", findings="meets the bar", justification=None, batch_run_id=run_id,
+                        missing_mandatory=[])
         version.deploy(target="local", by=reviewer)
         if number < 3:
             version.terminate(by=reviewer, reason="superseded")
