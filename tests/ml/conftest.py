@@ -89,3 +89,13 @@ def boosted():
 @pytest.fixture(scope="session")
 def logistic():
     return fitted("logistic_regression")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_openmp_thread():
+    """As in the AutoML search: on two shared cores, spinning OpenMP threads (HistGradientBoosting, k-nearest
+    neighbours) turn a fit or a prediction of a fraction of a second into seconds."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
