@@ -23,8 +23,15 @@ class InvalidTrainingRequest(MLError):
     code = "invalid_training_request"
 
 
+class InvalidBatchRequest(MLError):
+    """The batch does not fit the model version: missing or mistyped features, an unknown label, no rows."""
+
+    code = "invalid_batch_request"
+
+
 class TrainingCancelled(MLError):
-    """The caller asked the search to stop (should_stop() returned True)."""
+    """The caller asked the work to stop (should_stop() returned True): a training search or a batch run.
+    One cancellation error for both, so a worker handles them alike."""
 
     code = "training_cancelled"
 

@@ -58,3 +58,44 @@ def regression_run():
     spec = TrainingSpec(task="regression", target="price", time_budget_seconds=1.5,
                         preprocessing=Preprocessing(encoding="ordinal", scaling="robust", feature_selection="k_best", k_best=4))
     return train(df, schema, spec), df
+
+
+def fitted(family: str, task: str = "classification", frame: pd.DataFrame | None = None):
+    """A pipeline as the product trains it (build_pipeline with a family's default), fitted on credit rows,
+    with the BatchSpec and baseline a version would carry."""
+    from ml.automl import build_pipeline
+    from ml.baseline import feature_baseline, score_baseline
+    from ml.batch import BatchSpec
+    from ml.families import FAMILIES
+    from ml.spec import features_of
+
+    frame = credit_frame(600) if frame is None else frame
+    features = features_of(frame, CREDIT_SPEC)
+    schema = {f: CREDIT_SCHEMA[f] for f in features}
+    (chosen,) = [f for f in FAMILIES[task] if f.name == family]
+    pipeline = build_pipeline(schema, CREDIT_SPEC, chosen.build(chosen.default, 0)).fit(frame[features], frame["defaulted"])
+    baseline = feature_baseline(frame[features], schema)
+    baseline["__score__"] = score_baseline(pipeline, frame[features], task, [False, True])
+    spec = BatchSpec(task=task, features=features, input_schema=schema, label_column="defaulted",
+                     protected_attributes=("gender",), classes=[False, True], chunk_rows=100)
+    return pipeline, spec, baseline
+
+
+@pytest.fixture(scope="session")
+def boosted():
+    return fitted("hist_gradient_boosting")
+
+
+@pytest.fixture(scope="session")
+def logistic():
+    return fitted("logistic_regression")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_openmp_thread():
+    """As in the AutoML search: on two shared cores, spinning OpenMP threads (HistGradientBoosting, k-nearest
+    neighbours) turn a fit or a prediction of a fraction of a second into seconds."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
