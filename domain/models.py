@@ -300,7 +300,7 @@ class ModelVersion(TimedAggregate):
                                      f"{self.number}; evidence posted by people does not satisfy the approval gate")
         breach = [name for name, hit in (("drift", run["drift_detected"]), ("a fairness breach", run["fairness_breach"])) if hit]
         if breach and len((justification or "").strip()) < MIN_JUSTIFICATION:
-            raise PreconditionFailed(f"the last batch run shows {' and '.join(breach)}; approval needs a written "
+            raise PreconditionFailed(f"batch run {run['run_id']} shows {' and '.join(breach)}; approval needs a written "
                                      f"justification of at least {MIN_JUSTIFICATION} characters")
         self._approved(by, _findings(findings), (justification or "").strip() or None, run["run_id"])
 

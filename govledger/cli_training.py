@@ -26,7 +26,8 @@ from rich.progress import (
 from rich.table import Table
 
 from domain.application import Governance
-from domain.errors import Unauthenticated
+from domain.batch import BatchRun
+from domain.errors import NotFound, Unauthenticated
 from domain.roles import Actor
 from domain.training import FINAL, JobState, TrainingJob
 from ledger.health import STALE_AFTER_S, worker_statuses
@@ -175,38 +176,52 @@ def train(
     out.print(f"training job {recorded.id} queued (position {recorded.position})", markup=False, highlight=False)
     if follow:
         follow_job(ledger, gov, actor, recorded.id)
-    elif not trainer_running(ledger):
-        err.print(NO_TRAINER, markup=False, highlight=False)
+    elif not worker_running(ledger):
+        err.print(NO_WORKER.format(worker="training worker", only="trainer"), markup=False, highlight=False)
 
 
-NO_TRAINER = ("no training worker is running: the job waits, queued, until one claims it (start `govledger workers`, "
-              "or `govledger workers --only trainer`, with the same database)")
+NO_WORKER = ("no {worker} is running: the job waits, queued, until one claims it (start `govledger workers`, "
+             "or `govledger workers --only {only}`, with the same database)")
+WORKERS = {"training": ("training worker", "trainer", "trainer"), "batch_inference": ("batch worker", "batch", "batch worker")}
 
 
-def trainer_running(ledger: Ledger) -> bool:
+def find_job(gov: Governance, actor: Actor, job_id: UUID) -> TrainingJob | BatchRun:
+    """A training job or a batch run, whichever the id names (a refused read is recorded)."""
+    try:
+        return gov.get_training_job(actor, job_id)
+    except NotFound:
+        return gov.get_batch_run(actor, job_id)
+
+
+def kind_of(job: TrainingJob | BatchRun) -> str:
+    return "batch_inference" if isinstance(job, BatchRun) else "training"
+
+
+def worker_running(ledger: Ledger, health_name: str = "trainer") -> bool:
     """Whether a training worker has reported lately (`worker_status`, as /readyz reads it). Without this, `train
     --follow` with no worker anywhere sat silent for ever, and a first-time user could not tell a slow job from one
     nobody will run."""
     with ledger.db.connect() as conn:
         statuses = worker_statuses(ledger.db, conn)
     now = datetime.now(UTC)
-    return any(s.name == "trainer" and s.state in ("running", "retrying")
+    return any(s.name == health_name and s.state in ("running", "retrying")
                and (now - s.updated_at).total_seconds() <= STALE_AFTER_S for s in statuses)
 
 
-def follow_job(ledger: Ledger, gov: Governance, actor: Actor, job_id: UUID, *, poll: float = 0.5) -> TrainingJob:
+def follow_job(ledger: Ledger, gov: Governance, actor: Actor, job_id: UUID, *, poll: float = 0.5) -> TrainingJob | BatchRun:
     """Draw the job's progress until it ends; its final state is printed and returned."""
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[detail]}"))
+    worker, only, health = WORKERS[kind_of(find_job(gov, actor, job_id))]
     with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task("queued", total=1.0, detail="waiting for a training worker")
+        task = bar.add_task("queued", total=1.0, detail=f"waiting for a {worker}")
         looked: float | None = float("-inf")  # when worker_status was last read for a queued job
         while True:
-            job = gov.get_training_job(actor, job_id)
+            job = find_job(gov, actor, job_id)
             if job.state is JobState.QUEUED and looked is not None and time.monotonic() - looked > 10:
                 looked = time.monotonic()
-                if not trainer_running(ledger):
-                    bar.console.print(NO_TRAINER, markup=False, highlight=False)
+                if not worker_running(ledger, health):
+                    bar.console.print(NO_WORKER.format(worker=worker, only=only), markup=False, highlight=False)
                     looked = None  # said once
             if job.state in FINAL:
                 bar.update(task, completed=1.0, description=job.state.value, detail="")
@@ -214,7 +229,10 @@ def follow_job(ledger: Ledger, gov: Governance, actor: Actor, job_id: UUID, *, p
             live = None
             with ledger.db.connect() as conn:
                 live = progress_of(ledger.db, conn, str(job_id))
-            if live:
+            if live and "rows_scored" in live:
+                bar.update(task, completed=live["fraction"], description=f"scoring (attempt {job.attempt})",
+                           detail=f"{live['rows_scored']:,} rows")
+            elif live:
                 best = live.get("best_score")
                 detail = (f"{live['candidates']} candidates · best {live.get('best_family')} {best:.4f}"
                           if best is not None else f"{live['candidates']} candidates")
@@ -227,8 +245,10 @@ def follow_job(ledger: Ledger, gov: Governance, actor: Actor, job_id: UUID, *, p
     return job
 
 
-def show_outcome(job: TrainingJob) -> None:
-    if job.result is not None:
+def show_outcome(job: TrainingJob | BatchRun) -> None:
+    if isinstance(job, BatchRun) and job.result is not None:
+        show_batch_summary(job)
+    elif job.result is not None:
         r = job.result
         out.print(f"succeeded: model {r['model_id']} version {r['version_id']}; {r['family']} {r['metric']} "
                   f"{r['cv_mean']:.4f} ± {r['cv_std']:.4f} after {r['candidates']} candidates in {r['seconds']:.1f} s",
@@ -250,15 +270,15 @@ jobs = typer.Typer(no_args_is_help=True, help="Jobs: their state and progress, a
 def jobs_show(job_id: Annotated[UUID, typer.Argument(metavar="JOB_ID", help="the job's id")],
               follow: Annotated[bool, typer.Option(help="show its progress until it ends")] = False,
               api_key_file: KeyFile = None) -> None:
-    """A training job's state, result or error."""
+    """A job's state (a training job or a batch run), its result or error."""
     ledger = Ledger()
     gov = ledger.application()
     actor = acting_user(gov, api_key_file)
     if follow:
         follow_job(ledger, gov, actor, job_id)
         return
-    job = gov.get_training_job(actor, job_id)
-    out.print(f"training job {job.id}: {job.state.value} (attempt {job.attempt}, requested by {job.requested_by_name})",
+    job = find_job(gov, actor, job_id)
+    out.print(f"{job.what} {job.id}: {job.state.value} (attempt {job.attempt}, requested by {job.requested_by_name})",
               markup=False, highlight=False)
     show_outcome(job)
 
@@ -266,8 +286,38 @@ def jobs_show(job_id: Annotated[UUID, typer.Argument(metavar="JOB_ID", help="the
 @jobs.command("cancel")
 def jobs_cancel(job_id: Annotated[UUID, typer.Argument(metavar="JOB_ID", help="the job's id")],
                 reason: Annotated[str, typer.Option(help="why")] = "", api_key_file: KeyFile = None) -> None:
-    """Cancel a queued or running training job (its requester only)."""
+    """Cancel a queued or running job (its requester only)."""
     ledger = Ledger()
     gov = ledger.application()
-    recorded = gov.cancel_training(acting_user(gov, api_key_file), job_id, reason=reason)
-    out.print(f"training job {job_id} cancelled (position {recorded.position})", markup=False, highlight=False)
+    actor = acting_user(gov, api_key_file)
+    try:
+        recorded = gov.cancel_training(actor, job_id, reason=reason)
+    except NotFound:
+        recorded = gov.cancel_batch_run(actor, job_id, reason=reason)
+    out.print(f"job {job_id} cancelled (position {recorded.position})", markup=False, highlight=False)
+
+
+def show_batch_summary(run: BatchRun) -> None:
+    """A completed batch run as a reviewer reads it: performance, drift, fairness and what drove the predictions."""
+    result = run.result or {}
+    summary = result.get("summary") or {}
+    out.print(f"succeeded: {result.get('rows', 0):,} rows scored; reports: "
+              + ", ".join(f"{name} {digest[:12]}…" for name, digest in sorted(result.get("report_hashes", {}).items())),
+              markup=False, highlight=False)
+    performance = summary.get("performance") or {}
+    if performance:
+        out.print("performance: " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(performance.items())
+                                                if isinstance(v, float)), markup=False, highlight=False)
+    drift = summary.get("drift") or {}
+    out.print(f"drift: {drift.get('share_drifted', 0):.0%} of features drifted ({', '.join(drift.get('drifted_features', [])) or 'none'})"
+              + ("; DATASET DRIFT" if result.get("drift_detected") else ""), markup=False, highlight=False)
+    for attribute, figures in (summary.get("fairness") or {}).items():
+        ratio = figures.get("disparate_impact_ratio")
+        out.print(f"fairness by {attribute}: disparate impact {ratio if ratio is None else f'{ratio:.3f}'}, "
+                  f"parity difference {figures.get('demographic_parity_difference')}, four-fifths rule "
+                  f"{'BREACHED' if figures.get('four_fifths_rule_breached') else 'holds'}", markup=False, highlight=False)
+    importance = (summary.get("explanations") or {}).get("global_importance") or {}
+    top = sorted(importance.items(), key=lambda kv: -kv[1])[:5]
+    if top:
+        out.print("what drives the predictions (mean |SHAP|): " + ", ".join(f"{k} {v:.3f}" for k, v in top),
+                  markup=False, highlight=False)

@@ -31,18 +31,22 @@ class CreditData:
         return out.getvalue().encode()
 
 
-def credit_data(rng: np.random.Generator, n: int, *, drift: float = 0.0) -> CreditData:
+def credit_data(rng: np.random.Generator, n: int, *, drift: float = 0.0, pay_gap: float = 0.0) -> CreditData:
     """Applicants whose default risk rises with debt and late payments and falls with income and history.
 
-    `drift` shifts incomes down and debt up, as a recession would.
+    `drift` shifts incomes down and debt up, as a recession would; `pay_gap` lowers women's incomes and raises their
+    debt by that share, so a model that never sees gender still scores the groups differently (a fairness finding).
     """
     age = rng.integers(19, 80, n)
     income = rng.lognormal(10.6 - 0.3 * drift, 0.45, n)
     debt = np.clip(rng.beta(2, 5, n) * 1.4 + 0.2 * drift, 0, 1)
+    gender = rng.choice(np.array(["F", "M"]), n)
+    women = gender == "F"
+    income = np.where(women, income * (1 - pay_gap), income)
+    debt = np.where(women, np.clip(debt * (1 + pay_gap), 0, 1), debt)
     history = np.clip(rng.normal(90, 50, n), 0, (age - 18) * 12).astype(int)
     accounts = rng.integers(0, 13, n)
     late = rng.poisson(0.6 + 1.5 * debt, n)
-    gender = rng.choice(np.array(["F", "M"]), n)
     logit = -2.2 + 3.0 * debt + 0.45 * late - 0.006 * history - 0.6 * (np.log(income) - 10.6) + 0.02 * (accounts - 6)
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     X = np.column_stack([age, income, debt, history, accounts, late]).astype(float)

@@ -42,7 +42,7 @@ MATRIX: dict[tuple[str, str], tuple[Action, dict]] = {
     ("POST", "/v1/versions/{version_id}/batch-runs"): (Action.RUN_BATCH_INFERENCE, {"json": "batch run"}),
     ("POST", "/v1/versions/{version_id}/approve"): (Action.APPROVE, {"json": "approval"}),
     ("GET", "/v1/batch-runs/{batch_run_id}"): (Action.READ, {}),
-    ("GET", "/v1/batch-runs/{batch_run_id}/reports/{report}"): (Action.READ, {}),
+    ("GET", "/v1/batch-runs/{batch_run_id}/reports/{name}"): (Action.READ, {}),
     ("POST", "/v1/versions/{version_id}/reject"): (Action.APPROVE, {"json": {"findings": "not fine"}}),
     ("POST", "/v1/versions/{version_id}/deploy"): (Action.DEPLOY, {"json": {"target": "local"}}),
     ("POST", "/v1/versions/{version_id}/terminate"): (Action.DEPLOY, {"json": {"reason": "stop"}}),
@@ -89,7 +89,7 @@ def prepare(api) -> tuple[dict[str, str], str]:
     api.project()
     return {"model_id": model_id, "version_id": version_id, "username": "mia", "key_id": spare,
             "subject": "00000000-0000-4000-8000-000000000000", "section": "consent", "job_id": str(job),
-            "dataset_id": snapshot, "batch_run_id": run, "report": "drift", "scoring": scoring_dataset(api)}, snapshot
+            "dataset_id": snapshot, "batch_run_id": run, "name": "drift", "scoring": scoring_dataset(api)}, snapshot
 
 
 def request_of(route: str, request: dict, dataset: str, values: dict[str, str]) -> dict:

@@ -19,11 +19,11 @@ from .training_world import training_world
 pytestmark = pytest.mark.slow
 
 
-def _trainer(url: str, data_dir: Path) -> subprocess.Popen[str]:
+def _trainer(url: str, data_dir: Path, only: str = "trainer") -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
     env.update(GOVLEDGER_DATABASE_URL=url, GOVLEDGER_DATA_DIR=str(data_dir), GOVLEDGER_SEAL_INTERVAL="0.1",
                GOVLEDGER_TRAINING_LEASE="2", GOVLEDGER_TRAINING_CV_FOLDS="3")
-    return subprocess.Popen([sys.executable, "-m", "govledger.cli", "workers", "--only", "trainer"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "govledger.cli", "workers", "--only", only], env=env,
                             cwd=data_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
