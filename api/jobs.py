@@ -76,7 +76,7 @@ def _public(row: dict[str, Any], live: dict[str, Any] | None = None) -> dict[str
 
 
 @router.get("/jobs", response_model=Page[JobPublic])
-def list_jobs(services: ServicesDep, actor: CurrentActor, model_id: UUID | None = None,
+def list_jobs(services: ServicesDep, actor: CurrentActor, model_id: UUID | None = None, version_id: UUID | None = None,
               kind: Literal["training", "batch_inference"] | None = None,
               state: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
               as_of: AsOf = None, cursor: Cursor = None, limit: Limit = 100) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def list_jobs(services: ServicesDep, actor: CurrentActor, model_id: UUID | None 
         services.governance.get_model(actor, model_id)
     with reading(services, actor, "jobs", as_of=as_of, cursor=cursor) as r:
         query = (r.query().valid_at(r.nid).equal("model_id", model_id and str(model_id)).equal("kind", kind)
-                 .equal("state", state))
+                 .equal("state", state).equal("version_id", version_id and str(version_id)))
         if r.owner is not None:
             query.add(f"(requested_by_id = {r.param} OR model_id IN (SELECT model_id FROM registry_models"
                       f" WHERE owner = {r.param}))", r.owner, r.owner)
