@@ -12,7 +12,7 @@ from uuid import UUID
 
 from ..batch import BatchRun, check_inputs
 from ..datasets import Dataset
-from ..errors import Forbidden, IllegalTransition, InvalidInput
+from ..errors import Forbidden, IllegalTransition, InvalidInput, PreconditionFailed
 from ..models import Model, ModelVersion, Status
 from ..roles import Action, Actor, check_can_read, check_owns
 from .guard import Pending, Recorded, Service, command, pending, query
@@ -83,6 +83,12 @@ class BatchRuns(Service):
         run.complete(worker=worker, attempt=attempt, report_hashes=report_hashes, rows=rows, summary=summary,
                      drift_detected=drift_detected, fairness_breach=fairness_breach)
         version = self._get(run.version_id, ModelVersion, "model version")
+        if version.status not in RUNNABLE:
+            # Reviewed (or retired) while the run was queued or running. Not an IllegalTransition, which the worker
+            # reads as "ended elsewhere" and leaves the run running, to be claimed and recomputed after every lease:
+            # a PreconditionFailed ends it failed, with the reason.
+            raise PreconditionFailed(f"version {version.number} was {version.status} while this run was in flight; "
+                                     "a run is recorded only on a staged or validated version")
         version.record_batch_run(run_id=str(run.id), rows=rows, metrics=metrics or {"rows": float(rows)},
                                  report_hashes=report_hashes, drift_share=drift_share, drift_detected=drift_detected,
                                  fairness_breach=fairness_breach, by=run.requested_by)
