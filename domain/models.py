@@ -298,10 +298,16 @@ class ModelVersion(TimedAggregate):
         if run is None:
             raise PreconditionFailed(f"batch run {str(batch_run_id)[:64]} is not a run govledger computed on version "
                                      f"{self.number}; evidence posted by people does not satisfy the approval gate")
-        breach = [name for name, hit in (("drift", run["drift_detected"]), ("a fairness breach", run["fairness_breach"])) if hit]
-        if breach and len((justification or "").strip()) < MIN_JUSTIFICATION:
-            raise PreconditionFailed(f"batch run {run['run_id']} shows {' and '.join(breach)}; approval needs a written "
-                                     f"justification of at least {MIN_JUSTIFICATION} characters")
+        # The named run, and every run computed after it: naming an older clean run does not make the drift or
+        # fairness breach a later run found go away (cherry-picking evidence), so it too needs the justification.
+        judged = [r for r in self.batch_runs[self.batch_runs.index(run):] if r.get("computed")]
+        for shown in judged:
+            breach = [name for name, hit in (("drift", shown["drift_detected"]),
+                                             ("a fairness breach", shown["fairness_breach"])) if hit]
+            if breach and len((justification or "").strip()) < MIN_JUSTIFICATION:
+                later = "" if shown is run else f", computed after the named run {run['run_id']},"
+                raise PreconditionFailed(f"batch run {shown['run_id']}{later} shows {' and '.join(breach)}; approval "
+                                         f"needs a written justification of at least {MIN_JUSTIFICATION} characters")
         self._approved(by, _findings(findings), (justification or "").strip() or None, run["run_id"])
 
     @event("Approved")
