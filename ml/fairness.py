@@ -10,7 +10,8 @@ a group with no positives has TPR 0 and one with no negatives has FPR 0, not "un
 
 Groups are the attribute's values as text (missing: "__missing__"). Groups of fewer than MIN_GROUP rows are merged
 into one "__small_groups__" group before anything is computed: the summary goes into an append-only ledger, where a
-group of one or two rows would describe identifiable people.
+group of one or two rows would describe identifiable people. When that merged group still holds fewer than MIN_GROUP
+rows, only its count is given, and the figures are computed over the other groups.
 """
 
 from __future__ import annotations
@@ -41,19 +42,31 @@ def group_fairness(selected: np.ndarray, groups: np.ndarray, positive: np.ndarra
                    four_fifths: float) -> dict[str, Any]:
     """`selected`: ŷ is the positive class; `positive`: y is the positive class (None without labels)."""
     table: dict[str, dict[str, Any]] = {}
+    measured: list[dict[str, Any]] = []
     for group in sorted(set(groups.tolist())):
         mask = groups == group
-        entry: dict[str, Any] = {"count": int(mask.sum()), "selection_rate": _rate(selected, mask), "tpr": None, "fpr": None}
+        count = int(mask.sum())
+        if count < MIN_GROUP:
+            # Only __small_groups__ can be this small (a lone rare group, or a batch of a few rows): its rates would
+            # be those people's predictions and true outcomes, so it is counted, never described, and its rates
+            # stay out of the figures (which a group of one would also set to 0 or 1 at will).
+            table[group] = {"count": count, "selection_rate": None, "tpr": None, "fpr": None}
+            continue
+        entry: dict[str, Any] = {"count": count, "selection_rate": _rate(selected, mask), "tpr": None, "fpr": None}
         if positive is not None:
             entry.update(tpr=_rate(selected, mask & positive), fpr=_rate(selected, mask & ~positive),
                          positives=int((mask & positive).sum()), negatives=int((mask & ~positive).sum()))
         table[group] = entry
-    rates = [e["selection_rate"] for e in table.values()]
+        measured.append(entry)
+    if not measured:
+        return {"demographic_parity_difference": None, "equalized_odds_difference": None,
+                "disparate_impact_ratio": None, "four_fifths_rule_breached": False, "groups": table}
+    rates = [e["selection_rate"] for e in measured]
     highest, lowest = max(rates), min(rates)
     ratio = lowest / highest if highest > 0 else None
     odds = None
     if positive is not None:
-        tprs, fprs = [e["tpr"] for e in table.values()], [e["fpr"] for e in table.values()]
+        tprs, fprs = [e["tpr"] for e in measured], [e["fpr"] for e in measured]
         odds = max(max(tprs) - min(tprs), max(fprs) - min(fprs))
     return {"demographic_parity_difference": highest - lowest, "equalized_odds_difference": odds,
             "disparate_impact_ratio": ratio, "four_fifths_rule_breached": ratio is not None and ratio < four_fifths,
