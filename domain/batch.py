@@ -22,12 +22,16 @@ from .timed import TimedAggregate
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 REPORTS = ("predictions", "drift", "explanations", "fairness", "performance")
 NUMERIC = {"integer", "float"}
+#: Fairness is measured across at most this many groups of a protected attribute (age in years fits): more would be
+#: no reading of anything and a summary too large for an event, which fails the run only once every row is scored.
+MAX_GROUPS = 200
 
 
 def check_inputs(*, features: dict[str, str], dataset_schema: dict[str, str], label_column: Any, protected: Any,
-                 target: str) -> tuple[str | None, list[str]]:
+                 target: str, profile: dict[str, Any] | None = None) -> tuple[str | None, list[str]]:
     """The dataset must hold every input feature with a fitting type (each one that does not is named); the label and
-    protected attributes must be columns of it."""
+    protected attributes must be columns of it, the protected attributes neither free text nor of more than
+    MAX_GROUPS values (by the dataset's profile)."""
     problems = []
     for feature, kind in features.items():
         found = dataset_schema.get(feature)
@@ -51,6 +55,15 @@ def check_inputs(*, features: dict[str, str], dataset_schema: dict[str, str], la
         raise InvalidInput(f"protected attribute {missing[0]!r} is not a column of the dataset")
     if len(set(protected)) != len(protected):
         raise InvalidInput("protected_attributes names a column twice")
+    for column in protected:
+        if dataset_schema[column] == "string":
+            # Groups are named in the run's summary, in the ledger for ever; free text (names, e-mails, ids) never is.
+            raise InvalidInput(f"protected attribute {column!r} is free text, whose values are never quoted into the "
+                               "ledger; measure fairness across a category column instead")
+        distinct = ((profile or {}).get(column) or {}).get("distinct")
+        if isinstance(distinct, int) and distinct > MAX_GROUPS:
+            raise InvalidInput(f"protected attribute {column!r} has {distinct} distinct values; fairness is measured "
+                               f"across at most {MAX_GROUPS} groups")
     return label_column, list(protected)
 
 
