@@ -163,8 +163,12 @@ def cancel_job(services: ServicesDep, actor: CurrentActor, job_id: UUID, body: C
                idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Cancel a queued or running job (its requester only); a running worker stops within a second or two."""
     gov, reason = services.governance, (body.reason if body else "")
+    # The kind first, then its command: trying cancel_training on a batch run refused a manager (who may request and
+    # cancel batch runs, not training) by role, recording an AccessDenied for a command they never meant.
     try:
-        gov.cancel_training(actor, job_id, reason=reason, idempotency_key=idempotency_key)
+        gov.batch_run(job_id)
     except NotFound:
+        gov.cancel_training(actor, job_id, reason=reason, idempotency_key=idempotency_key)
+    else:
         gov.cancel_batch_run(actor, job_id, reason=reason, idempotency_key=idempotency_key)
     return _from_aggregate(_job(gov, actor, job_id), None)
