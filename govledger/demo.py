@@ -224,6 +224,8 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
                      "quarterly fairness review is scheduled.")
     gov.approve(mia, version_id, findings=f"Held-out AUC {m.get('roc_auc', 0):.3f}; documentation complete.",
                 batch_run_id=run_id, justification=justification)
+    # The reader sees the finding, the refusal, and now what answered it: the justification is the point of the gate.
+    say(f"   mia writes the justification the gate asks for, kept in the Approved event for ever: “{justification}”")
     score = gov.compliance_score(cora, model_id)
     say(f"8. mia approves version 1. Compliance score {score.score}/100 ({score.risk_tier} risk):")
     for row in score.sections:
