@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import Field
+from pydantic import StrictFloat, StrictInt, Field
 
 from projections.compliance import MODEL_INPUTS, score_view, scores
 
@@ -66,6 +66,9 @@ class ConfigIn(Body):
     risk_tier: Literal["high", "medium", "low"]
     applicable: list[SectionName] | None = Field(None, description="default: all twelve")
     mandatory: list[SectionName] | None = Field(None, description="default: by risk tier (docs/compliance.md)")
+    # docs/compliance.md promised this over HTTP; without the field the body was refused and no override could be set
+    thresholds: dict[str, StrictFloat | StrictInt] | None = Field(
+        None, max_length=20, description="overrides of the tier's batch-run thresholds: name → number in (0, 1]")
 
 
 @router.put("/models/{model_id}/compliance/config", response_model=ScoreRecorded)
@@ -73,7 +76,8 @@ def configure(services: ServicesDep, actor: CurrentActor, model_id: UUID, body: 
               idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Set the model's risk tier and which sections apply and are mandatory (compliance managers, superadmin)."""
     recorded = services.governance.configure_compliance(actor, model_id, risk_tier=body.risk_tier, applicable=body.applicable,
-                                                        mandatory=body.mandatory, idempotency_key=idempotency_key)
+                                                        mandatory=body.mandatory, thresholds=body.thresholds,
+                                                        idempotency_key=idempotency_key)
     return _answer(services, actor, model_id, recorded.position)
 
 

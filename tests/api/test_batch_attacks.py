@@ -82,3 +82,17 @@ def test_a_one_row_batch_completes_with_sane_figures(http, tmp_path):  # noqa: F
     assert run["state"] == "succeeded" and run["rows"] == 1, run
     text = json.dumps(run["summary"], allow_nan=False)  # raises on NaN or infinity
     assert "Infinity" not in text and "NaN" not in text
+
+
+def test_thresholds_are_set_over_http_as_documented_and_out_of_range_ones_refused(http, tmp_path):  # noqa: F811
+    w = http.world
+    admin = w.app.authenticate(w.keys["root"])
+    model_id = w.app.register_model(w.ds, name="scorecard").id
+    path = f"/v1/models/{model_id}/compliance/config"
+    before = http.events()
+    for bad in ({"four_fifths": 0}, {"p_value": 1.5}, {"distance": "0.1"}, {"alpha": 0.1}):
+        assert http.call("PUT", path, "root", json={"risk_tier": "high", "thresholds": bad}).status_code == 422, bad
+    assert http.events() == before
+    answer = http.call("PUT", path, "root", json={"risk_tier": "high", "thresholds": {"four_fifths": 0.9}})
+    assert answer.status_code == 200, answer.text
+    assert w.app.get_model(admin, model_id).config.thresholds["four_fifths"] == 0.9
