@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Response
-from pydantic import Field
+from pydantic import Field, StrictBool, StrictInt
 
 from domain.batch import BatchRun
 from domain.errors import InvalidInput, NotFound
@@ -16,7 +16,7 @@ from .bodies import StrictJsonRoute
 from .deps import CurrentActor, ServicesDep
 from .errors import RESPONSES
 from .jobs import Column, JobAccepted
-from .views import Body, IdempotencyKey
+from .views import Body, IdempotencyKey, Name
 
 router = APIRouter(route_class=StrictJsonRoute, prefix="/v1", tags=["batch runs"], responses=RESPONSES)
 MEDIA = {"predictions": "text/csv"}
@@ -27,6 +27,9 @@ class BatchRunIn(Body):
     label_column: Column | None = Field(None, description="the column of true outcomes, for performance and fairness rates")
     protected_attributes: list[Column] = Field(default_factory=list, max_length=100,
                                                description="columns whose groups fairness is measured across")
+    favourable_outcome: StrictBool | StrictInt | Name | None = Field(
+        None, description="the class that is good for the person scored (e.g. false for a default model): fairness "
+                          "rates are of that outcome; by default the version's positive class")
 
 
 @router.post("/versions/{version_id}/batch-runs", response_model=JobAccepted, status_code=202)
@@ -36,7 +39,8 @@ def request_batch_run(services: ServicesDep, actor: CurrentActor, version_id: UU
     predictions, drift, explanations, fairness and performance. Follow it at /v1/jobs/{job_id}."""
     recorded = services.governance.request_batch_run(
         actor, version_id, dataset_id=body.dataset_id, label_column=body.label_column,
-        protected_attributes=body.protected_attributes, idempotency_key=idempotency_key)
+        protected_attributes=body.protected_attributes, favourable_outcome=body.favourable_outcome,
+        idempotency_key=idempotency_key)
     return {"job_id": str(recorded.id), "kind": "batch_inference", "state": "queued", "position": recorded.position}
 
 
@@ -44,7 +48,8 @@ def run_view(run: BatchRun) -> dict[str, Any]:
     result = run.result or {}
     return {"batch_run_id": str(run.id), "version_id": str(run.version_id), "model_id": str(run.model_id),
             "dataset_id": str(run.dataset_id), "dataset_hash": run.dataset_hash, "label_column": run.label_column,
-            "protected_attributes": run.protected_attributes, "thresholds": run.thresholds, "state": run.state.value,
+            "protected_attributes": run.protected_attributes, "favourable_outcome": run.favourable_outcome,
+            "thresholds": run.thresholds, "state": run.state.value,
             "requested_by": run.requested_by_name, "rows": result.get("rows"), "summary": result.get("summary"),
             "reports": result.get("report_hashes"), "drift_detected": result.get("drift_detected"),
             "fairness_breach": result.get("fairness_breach"), "error": run.error}

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import StrictFloat, StrictInt, Field
+from pydantic import Field, StrictFloat, StrictInt
 
 from projections.compliance import MODEL_INPUTS, score_view, scores
 

@@ -67,6 +67,20 @@ def check_inputs(*, features: dict[str, str], dataset_schema: dict[str, str], la
     return label_column, list(protected)
 
 
+def favourable_class(classes: list[Any] | None, outcome: Any) -> Any:
+    """The version's class that is the favourable outcome for the person scored (an approved loan, not a default), as
+    the version names it; None leaves the positive class."""
+    if outcome is None:
+        return None
+    if not classes:
+        raise InvalidInput("a favourable outcome applies to a classification version (one with classes)")
+    found = [c for c in classes if str(c).lower() == str(outcome).lower()]
+    if not found:
+        raise InvalidInput(f"the favourable outcome {str(outcome)[:64]!r} is not one of the version's classes "
+                           f"({', '.join(map(str, classes))})")
+    return found[0]
+
+
 def check_reports(report_hashes: Any) -> dict[str, str]:
     if not isinstance(report_hashes, dict) or set(report_hashes) != set(REPORTS):
         raise InvalidInput(f"a batch run records the SHA-256 of each of {', '.join(REPORTS)}")
@@ -84,7 +98,7 @@ class BatchRun(JobLifecycle, TimedAggregate):
     @event("Requested")
     def __init__(self, version_id: UUID, model_id: UUID, dataset_id: UUID, dataset_hash: str, label_column: str | None,
                  protected_attributes: list[str], thresholds: dict[str, float], requested_by: UUID,
-                 requested_by_name: str) -> None:
+                 requested_by_name: str, favourable_outcome: Any = None) -> None:
         self.version_id = version_id
         self.model_id = model_id
         self.dataset_id = dataset_id
@@ -94,6 +108,7 @@ class BatchRun(JobLifecycle, TimedAggregate):
         self.thresholds = thresholds
         self.requested_by = requested_by
         self.requested_by_name = requested_by_name
+        self.favourable_outcome = favourable_outcome
         self.queued()
 
     @event("Started")

@@ -172,6 +172,8 @@ def _automatic(section: str, version: Any | None) -> tuple[SectionStatus, str]:
     if section == "performance":
         if run is None:
             return SectionStatus.NO_EVIDENCE, "no batch run computed on the latest version"
+        if set(run["metrics"]) == {"rows"}:  # scored without a label column: nothing to measure performance against
+            return SectionStatus.NO_EVIDENCE, f"batch run {run['run_id']} had no label column, so no performance figures"
         shown = ", ".join(f"{k} {v:.3f}" for k, v in sorted(run["metrics"].items()))
         return SectionStatus.COMPLETE, f"batch run {run['run_id']}: {shown}"
     if section == "explainability":

@@ -24,6 +24,8 @@ def batch_run(
     dataset: Annotated[UUID, typer.Argument(metavar="DATASET", help="the dataset's id (ingested: its snapshot is kept)")],
     label: Annotated[str | None, typer.Option(help="the column of true outcomes (performance, fairness rates)")] = None,
     protected: Annotated[list[str] | None, typer.Option(help="a protected attribute to examine (repeatable)")] = None,
+    favourable: Annotated[str | None, typer.Option(help="the class that is good for the person scored (e.g. false "
+                                                        "for a default model): fairness rates are of that outcome")] = None,
     follow: Annotated[bool, typer.Option(help="show the run's progress until it ends, then its findings")] = False,
     api_key_file: KeyFile = None,
 ) -> None:
@@ -33,7 +35,7 @@ def batch_run(
     gov = ledger.application()
     actor = acting_user(gov, api_key_file)
     recorded = gov.request_batch_run(actor, version, dataset_id=dataset, label_column=label,
-                                     protected_attributes=protected or [])
+                                     protected_attributes=protected or [], favourable_outcome=favourable)
     out.print(f"batch run {recorded.id} queued (position {recorded.position})", markup=False, highlight=False)
     if follow:
         follow_job(ledger, gov, actor, recorded.id)

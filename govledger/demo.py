@@ -201,7 +201,7 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
             say(f"6. refused and recorded: {who} tries to approve — [{refusal.code}] {refusal.message}")
 
     run_id = gov.request_batch_run(mia, version_id, dataset_id=heldout_id, label_column=TARGET,
-                                   protected_attributes=["gender"]).id
+                                   protected_attributes=["gender"], favourable_outcome=False).id
     run = _work(BatchRunner(gov, ledger.db, ledger.artifacts, _settings(ledger)), ledger, run_id, "batch run", track)
     if run.state is not JobState.SUCCEEDED:
         raise RuntimeError(f"the demo's batch run {run_id} ended {run.state}: {run.error}")
@@ -212,14 +212,15 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
     say(f"7. mia requests a batch run of version 1 on 5,000 held-out applications from a recession quarter; a batch "
         f"worker loads the artifact after its hash matched the ledger, scores every row and explains it with SHAP: AUC "
         f"{m.get('roc_auc', 0):.3f}; drift in {drift['share_drifted']:.0%} of features "
-        f"({', '.join(drift['drifted_features'])}); predicted default rate F {fair['groups']['F']['selection_rate']:.1%} vs "
-        f"M {fair['groups']['M']['selection_rate']:.1%}, disparate impact {fair['disparate_impact_ratio']:.2f}: the "
-        f"four-fifths rule {'is breached' if fair['four_fifths_rule_breached'] else 'holds'}")
+        f"({', '.join(drift['drifted_features'])}); predicted to repay (the favourable outcome): F "
+        f"{fair['groups']['F']['selection_rate']:.1%} vs M {fair['groups']['M']['selection_rate']:.1%}, disparate "
+        f"impact {fair['disparate_impact_ratio']:.2f}: the four-fifths rule "
+        f"{'is breached' if fair['four_fifths_rule_breached'] else 'holds'}")
     try:
         gov.approve(mia, version_id, findings="Held-out performance within policy.", batch_run_id=run_id)
     except Refused as refusal:
         say(f"   refused and recorded: mia approves without a justification — [{refusal.code}] {refusal.message}")
-    justification = ("The drift is the recession scenario the model must withstand; the gap in predicted default rates "
+    justification = ("The drift is the recession scenario the model must withstand; the gap in who is predicted to repay "
                      "follows the pay gap in the applicants' incomes, not gender, which the model never sees; a "
                      "quarterly fairness review is scheduled.")
     gov.approve(mia, version_id, findings=f"Held-out AUC {m.get('roc_auc', 0):.3f}; documentation complete.",

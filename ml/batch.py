@@ -133,8 +133,11 @@ def run_batch(pipeline: Pipeline, frame: pd.DataFrame, spec: BatchSpec, *, refer
                                    recorded=None if usable_reference else baseline.get("__score__"))
 
     if binary and spec.protected_attributes:
-        fair = {"applicable": True, "positive_class": spec.classes[1],
-                "attributes": fairness(frame, spec.protected_attributes, predictions, labels, spec.classes[1],
+        # Rates are of the favourable outcome for the person scored (an approval, not a default): the four-fifths rule
+        # compares who receives the benefit, and ratios of bad-outcome rates breach where favourable ones do not.
+        favourable = spec.favourable if spec.favourable is not None else spec.classes[1]
+        fair = {"applicable": True, "positive_class": favourable, "favourable_outcome": favourable,
+                "attributes": fairness(frame, spec.protected_attributes, predictions, labels, favourable,
                                        spec.thresholds.four_fifths)}
     else:
         fair = {"applicable": False, "attributes": {},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -33,6 +34,7 @@ class BatchSpec:
     label_column: str | None = None
     protected_attributes: tuple[str, ...] = ()
     classes: list | None = None  # the version's classes; the positive class is classes[1] for binary
+    favourable: Any = None  # the class that is the favourable outcome for the person scored (fairness); classes[1] if None
     thresholds: Thresholds = field(default_factory=Thresholds)
     chunk_rows: int = 10_000
     top_contributions: int = 5
@@ -104,6 +106,8 @@ def validate_batch(frame: pd.DataFrame, spec: BatchSpec) -> None:
         problems.append(f"chunk_rows must be a positive integer, not {spec.chunk_rows!r}")
     if not isinstance(spec.top_contributions, int) or spec.top_contributions < 0:
         problems.append(f"top_contributions must be a non-negative integer, not {spec.top_contributions!r}")
+    if spec.favourable is not None and (not spec.classes or spec.favourable not in spec.classes):
+        problems.append(f"the favourable outcome {spec.favourable!r} is not one of the version's classes")
     if len(frame) == 0:
         problems.append("the batch has no rows")
     missing = [f for f in spec.features if f not in frame.columns]

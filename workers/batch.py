@@ -13,14 +13,14 @@ from typing import Any
 from uuid import UUID
 
 import pandas as pd
-from ml.batch import run_batch
-from ml.batch_spec import BatchSpec, Thresholds
 
 from domain.application import Governance
 from domain.batch import BatchRun
 from domain.models import ModelVersion
 from ledger.artifacts import LocalArtifactStore, load_model
 from ledger.database import Database
+from ml.batch import run_batch
+from ml.batch_spec import BatchSpec, Thresholds
 from ml.tabular import read_csv
 
 from .jobs import Completion, JobWorker, Watch, WorkerSettings
@@ -70,7 +70,7 @@ class BatchRunner(JobWorker):
         task = version.task or ("classification" if classes is not None else "regression")
         spec = BatchSpec(task=task, features=list(version.input_schema), input_schema=dict(version.input_schema),
                          label_column=run.label_column, protected_attributes=tuple(run.protected_attributes),
-                         classes=classes, thresholds=Thresholds(**run.thresholds))
+                         classes=classes, thresholds=Thresholds(**run.thresholds), favourable=run.favourable_outcome)
         frame = self._frame(run.dataset_hash)
         result = run_batch(pipeline, frame, spec, reference=self._reference(version), baseline=version.baseline,
                            progress=lambda fraction, rows: watch.report({"fraction": fraction, "rows_scored": rows}),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from ..batch import BatchRun, check_inputs
+from ..batch import BatchRun, check_inputs, favourable_class
 from ..datasets import Dataset
 from ..errors import Forbidden, IllegalTransition, InvalidInput, PreconditionFailed
 from ..models import Model, ModelVersion, Status
@@ -29,7 +29,7 @@ class BatchRuns(Service):
 
     @command(Action.RUN_BATCH_INFERENCE, "model_version", "version_id")
     def request_batch_run(self, actor: Actor, version_id: UUID, *, dataset_id: UUID, label_column: str | None = None,
-                          protected_attributes: list[str] | None = None) -> Pending:
+                          protected_attributes: list[str] | None = None, favourable_outcome: Any = None) -> Pending:
         """Queue a run of a staged or validated version on a dataset whose bytes the artifact store keeps."""
         version = self._get(version_id, ModelVersion, "model version")
         model = self._get(version.model_id, Model, "model")
@@ -45,7 +45,7 @@ class BatchRuns(Service):
                                         label_column=label_column, protected=protected_attributes, target=version.target,
                                         profile=dataset.profile)
         run = BatchRun(version.id, model.id, dataset.id, dataset.content_hash, label, protected, model.config.thresholds,
-                       actor.user_id, actor.username)
+                       actor.user_id, actor.username, favourable_class(version.classes, favourable_outcome))
         return pending(run, id=run.id)
 
     @command(Action.RUN_BATCH_INFERENCE, "batch_run", "run_id")

@@ -7,9 +7,12 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
+
+from ..batch import BatchRun
 from ..compliance import score
 from ..datasets import Dataset
-from ..errors import ArtifactMismatch, InvalidInput
+from ..errors import ArtifactMismatch, InvalidInput, PreconditionFailed
 from ..inputs import MAX_ITEMS
 from ..models import Model, ModelVersion
 from ..roles import Action, Actor, check_can_read, check_owns
@@ -102,9 +105,23 @@ class Lifecycle(Service):
     @command(Action.APPROVE, "model_version", "version_id")
     def approve(self, actor: Actor, version_id: UUID, *, findings: str, batch_run_id: Any = None,
                 justification: str | None = None) -> Pending:
-        return self._step(actor, version_id, lambda m, v: v.approve(
-            by=actor.user_id, by_name=actor.username, findings=findings, justification=justification,
-            batch_run_id=batch_run_id, missing_mandatory=score(m, v).blocking_approval))
+        def decide(model: Model, version: ModelVersion) -> None:
+            self._check_judged_as_now(model, batch_run_id)
+            version.approve(by=actor.user_id, by_name=actor.username, findings=findings, justification=justification,
+                            batch_run_id=batch_run_id, missing_mandatory=score(model, version).blocking_approval)
+
+        return self._step(actor, version_id, decide)
+
+    def _check_judged_as_now(self, model: Model, batch_run_id: Any) -> None:
+        """A run is judged by the thresholds in force when it was requested: once the model's compliance config has
+        changed them (its risk tier raised, say), that judgement no longer stands, and the version needs a new run."""
+        try:
+            run = self.repository.get(UUID(str(batch_run_id)))
+        except (ValueError, AggregateNotFoundError):
+            return  # not a run at all: the version's own check names it
+        if isinstance(run, BatchRun) and run.thresholds != model.config.thresholds:
+            raise PreconditionFailed(f"batch run {run.id} was judged under thresholds the model's compliance config has "
+                                     "changed since; request a new batch run and approve on it")
 
     @command(Action.APPROVE, "model_version", "version_id")
     def reject(self, actor: Actor, version_id: UUID, *, findings: str) -> Pending:

@@ -122,3 +122,23 @@ def test_report_hashes_must_name_every_report():
         w.app.complete_batch_run(run_id, worker="w1", attempt=1, report_hashes={"drift": "ab" * 32}, rows=5, summary={},
                                  metrics={}, drift_share=0.0, drift_detected=False, fairness_breach=False)
     assert set(REPORTS) == {"predictions", "drift", "explanations", "fairness", "performance"}
+
+
+def test_a_run_judged_under_thresholds_the_config_has_changed_since_cannot_carry_an_approval():
+    w = make_world()
+    version = w.validated_version()
+    w.document()
+    w.app.configure_compliance(w.compliance, w.model_id, risk_tier="high")  # stricter thresholds after the run
+    w.document()
+    with pytest.raises(PreconditionFailed, match="changed since"):
+        w.app.approve(w.manager, version, findings="ok", batch_run_id=w.runs[version])
+    w.batch_run(version)  # a new run, judged under today's thresholds
+    w.app.approve(w.manager, version, findings="ok", batch_run_id=w.runs[version])
+
+
+def test_the_favourable_outcome_must_be_one_of_the_versions_classes():
+    w = make_world()
+    version_id = w.staged_version()
+    dataset = w.snapshot_dataset()
+    with pytest.raises(InvalidInput, match="a classification version"):  # an imported version names no classes
+        w.app.request_batch_run(w.manager, version_id, dataset_id=dataset, favourable_outcome=False)

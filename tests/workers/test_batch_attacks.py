@@ -163,7 +163,7 @@ def test_a_run_in_flight_when_its_version_is_approved_ends_failed_instead_of_bei
     w = training_world(db_url, tmp_path)
     version_id = _trained_and_staged(w)
     dataset = _scoring_set(w, tmp_path, drift=0.0, rows=200)
-    first = w.app.request_batch_run(w.manager, version_id, dataset_id=dataset).id
+    first = w.app.request_batch_run(w.manager, version_id, dataset_id=dataset, label_column="defaulted").id
     _runner(w).step()
     model_id = w.app.get_version(w.ds, version_id).model_id
     for section in ("model_info", "domain_context", "fairness_bias", "risk_classification"):

@@ -68,18 +68,18 @@ def test_drift_in_the_scored_data_is_found_and_makes_the_approval_justify_it(db_
     w = training_world(db_url, tmp_path, rows=1_500)
     version_id = _trained_and_staged(w)
     dataset = _scoring_set(w, tmp_path, drift=3.0, rows=1_500)
+    admin = w.app.authenticate(w.keys["root"])
+    w.app.create_user(admin, "cora", "compliance_manager")
+    cora = w.app.authenticate(w.app.issue_api_key(admin, "cora", "t").api_key)
+    model_id = w.app.get_version(w.ds, version_id).model_id
+    w.app.configure_compliance(cora, model_id, risk_tier="low")  # before the run: it is judged by these thresholds
+    for section in ("model_info", "risk_classification"):
+        w.app.edit_section(cora, model_id, section, "documented")
     run_id = w.app.request_batch_run(w.manager, version_id, dataset_id=dataset, label_column="defaulted").id
     _runner(w).step()
     run = w.app.batch_run(run_id)
     assert run.state is JobState.SUCCEEDED and run.result["drift_detected"], run.result["summary"]["drift"]
     assert {"income", "debt_ratio"} <= set(run.result["summary"]["drift"]["drifted_features"])
-    admin = w.app.authenticate(w.keys["root"])
-    w.app.create_user(admin, "cora", "compliance_manager")
-    cora = w.app.authenticate(w.app.issue_api_key(admin, "cora", "t").api_key)
-    model_id = w.app.get_version(w.ds, version_id).model_id
-    w.app.configure_compliance(cora, model_id, risk_tier="low")
-    for section in ("model_info", "risk_classification"):
-        w.app.edit_section(cora, model_id, section, "documented")
     with pytest.raises(PreconditionFailed, match="justification"):
         w.app.approve(w.manager, version_id, findings="fine", batch_run_id=run_id)
     w.app.approve(w.manager, version_id, findings="fine", batch_run_id=run_id,
@@ -127,3 +127,17 @@ def test_a_batch_worker_killed_mid_run_is_replaced_and_the_run_completes_once(db
     topics = [n.topic for n in w.app.recorder.select_notifications(start=1, limit=100_000)]
     assert topics.count("domain.batch:BatchRun.Completed") == 1 and topics.count("domain.batch:BatchRun.Started") == 2
     assert topics.count("domain.models:ModelVersion.BatchRunCompleted") == 1 and w.app.batch_run(run_id).attempt == 2
+
+
+def test_fairness_is_measured_on_the_favourable_outcome_the_request_names(sqlite_url, tmp_path):
+    w = training_world(sqlite_url, tmp_path)
+    version_id = _trained_and_staged(w)
+    dataset = _scoring_set(w, tmp_path, drift=0.0)
+    runs = {}
+    for favourable in (None, False):  # the positive class (defaulted) by default; not defaulting when named
+        run_id = w.app.request_batch_run(w.manager, version_id, dataset_id=dataset, label_column="defaulted",
+                                         protected_attributes=["gender"], favourable_outcome=favourable).id
+        _runner(w, f"batch-{favourable}").step()
+        runs[favourable] = w.app.batch_run(run_id).result["summary"]["fairness"]["gender"]["groups"]
+    for group in ("F", "M"):
+        assert abs(runs[None][group]["selection_rate"] + runs[False][group]["selection_rate"] - 1) < 1e-9
