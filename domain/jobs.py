@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from .errors import IllegalTransition, InvalidInput
+from .errors import Forbidden, IllegalTransition, InvalidInput
 from .inputs import check_text
 
 _WORKER = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -80,6 +80,9 @@ class JobLifecycle:
                      check_text(reason, "a failure's reason", max_length=2_000))
 
     def cancel(self, *, by: UUID, by_name: str, reason: str) -> None:
+        """Only the job's requester may cancel it, and only while it has not ended."""
+        if by != self.requested_by:
+            raise Forbidden(f"{by_name} did not request {self.what} {self.id}; only its requester may cancel it")
         self._check_open("be cancelled")
         self._cancelled(by, by_name,  # type: ignore[attr-defined]
                         check_text(reason, "a cancellation's reason", max_length=2_000, required=False))

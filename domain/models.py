@@ -283,7 +283,7 @@ class ModelVersion(TimedAggregate):
             raise SegregationOfDuties(f"{reviewer_name} exported version {self.number} and may not review it")
 
     def approve(self, *, by: UUID, by_name: str, findings: str, justification: str | None, batch_run_id: Any,
-                missing_mandatory: list[str]) -> None:
+                missing_mandatory: list[str], judged_as_now: bool = True) -> None:
         """Approve on the evidence of one batch run the system computed, named by the reviewer: a later run cannot
         stand in for the one they looked at, and evidence people posted never satisfies the gate."""
         if self.status is Status.STAGED:
@@ -298,6 +298,9 @@ class ModelVersion(TimedAggregate):
         if run is None:
             raise PreconditionFailed(f"batch run {str(batch_run_id)[:64]} is not a run govledger computed on version "
                                      f"{self.number}; evidence posted by people does not satisfy the approval gate")
+        if not judged_as_now:
+            raise PreconditionFailed(f"batch run {run['run_id']} was judged under thresholds the model's compliance "
+                                     "config has changed since; request a new batch run and approve on it")
         # The named run, and every run computed after it: naming an older clean run does not make the drift or
         # fairness breach a later run found go away (cherry-picking evidence), so it too needs the justification.
         judged = [r for r in self.batch_runs[self.batch_runs.index(run):] if r.get("computed")]

@@ -12,7 +12,7 @@ from eventsourcing.application import AggregateNotFoundError
 from ..batch import BatchRun
 from ..compliance import score
 from ..datasets import Dataset
-from ..errors import ArtifactMismatch, InvalidInput, PreconditionFailed
+from ..errors import ArtifactMismatch, InvalidInput
 from ..inputs import MAX_ITEMS
 from ..models import Model, ModelVersion
 from ..roles import Action, Actor, check_can_read, check_owns
@@ -105,23 +105,19 @@ class Lifecycle(Service):
     @command(Action.APPROVE, "model_version", "version_id")
     def approve(self, actor: Actor, version_id: UUID, *, findings: str, batch_run_id: Any = None,
                 justification: str | None = None) -> Pending:
-        def decide(model: Model, version: ModelVersion) -> None:
-            self._check_judged_as_now(model, batch_run_id)
-            version.approve(by=actor.user_id, by_name=actor.username, findings=findings, justification=justification,
-                            batch_run_id=batch_run_id, missing_mandatory=score(model, version).blocking_approval)
+        return self._step(actor, version_id, lambda m, v: v.approve(
+            by=actor.user_id, by_name=actor.username, findings=findings, justification=justification,
+            batch_run_id=batch_run_id, missing_mandatory=score(m, v).blocking_approval,
+            judged_as_now=self._judged_as_now(m, batch_run_id)))
 
-        return self._step(actor, version_id, decide)
-
-    def _check_judged_as_now(self, model: Model, batch_run_id: Any) -> None:
+    def _judged_as_now(self, model: Model, batch_run_id: Any) -> bool:
         """A run is judged by the thresholds in force when it was requested: once the model's compliance config has
         changed them (its risk tier raised, say), that judgement no longer stands, and the version needs a new run."""
         try:
             run = self.repository.get(UUID(str(batch_run_id)))
         except (ValueError, AggregateNotFoundError):
-            return  # not a run at all: the version's own check names it
-        if isinstance(run, BatchRun) and run.thresholds != model.config.thresholds:
-            raise PreconditionFailed(f"batch run {run.id} was judged under thresholds the model's compliance config has "
-                                     "changed since; request a new batch run and approve on it")
+            return True  # not a run at all: the version's own check names it
+        return not isinstance(run, BatchRun) or run.thresholds == model.config.thresholds
 
     @command(Action.APPROVE, "model_version", "version_id")
     def reject(self, actor: Actor, version_id: UUID, *, findings: str) -> Pending:
