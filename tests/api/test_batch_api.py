@@ -60,13 +60,7 @@ def test_a_batch_run_is_requested_computed_read_and_its_reports_downloaded_hash_
 def test_an_approval_over_http_names_the_computed_run_and_justifies_its_drift(http, tmp_path):  # noqa: F811
     w = http.world
     version, holdout = _staged_version_and_holdout(http, tmp_path)
-    admin = w.app.authenticate(w.keys["root"])
-    w.app.create_user(admin, "cora", "compliance_manager")
-    cora = w.app.authenticate(w.app.issue_api_key(admin, "cora", "t").api_key)
-    model_id = w.app.get_version(w.ds, version).model_id
-    w.app.configure_compliance(cora, model_id, risk_tier="low")  # before the run: it is judged by these thresholds
-    for section in ("model_info", "risk_classification"):
-        w.app.edit_section(cora, model_id, section, "documented")
+    w.low_risk_and_documented(w.app.get_version(w.ds, version).model_id)  # before the run: it is judged by these
     run_id = http.call("POST", f"/v1/versions/{version}/batch-runs", "mia",
                        json={"dataset_id": str(holdout), "label_column": "defaulted"}).json()["job_id"]
     BatchRunner(w.app, w.db, w.artifacts, WorkerSettings(name="batch-a")).step()

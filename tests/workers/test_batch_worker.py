@@ -68,13 +68,7 @@ def test_drift_in_the_scored_data_is_found_and_makes_the_approval_justify_it(db_
     w = training_world(db_url, tmp_path, rows=1_500)
     version_id = _trained_and_staged(w)
     dataset = _scoring_set(w, tmp_path, drift=3.0, rows=1_500)
-    admin = w.app.authenticate(w.keys["root"])
-    w.app.create_user(admin, "cora", "compliance_manager")
-    cora = w.app.authenticate(w.app.issue_api_key(admin, "cora", "t").api_key)
-    model_id = w.app.get_version(w.ds, version_id).model_id
-    w.app.configure_compliance(cora, model_id, risk_tier="low")  # before the run: it is judged by these thresholds
-    for section in ("model_info", "risk_classification"):
-        w.app.edit_section(cora, model_id, section, "documented")
+    w.low_risk_and_documented(w.app.get_version(w.ds, version_id).model_id)  # before the run: it is judged by these
     run_id = w.app.request_batch_run(w.manager, version_id, dataset_id=dataset, label_column="defaulted").id
     _runner(w).step()
     run = w.app.batch_run(run_id)

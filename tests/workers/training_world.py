@@ -31,6 +31,15 @@ class TrainingWorld:
     def trainer(self, name: str = "worker-a", lease: float = 30.0) -> Trainer:
         return Trainer(self.app, self.db, self.artifacts, TrainerSettings(lease_seconds=lease, cv_folds=3, name=name))
 
+    def low_risk_and_documented(self, model_id: UUID) -> None:
+        """A compliance manager sets the model to low risk and writes its two mandatory sections."""
+        admin = self.app.authenticate(self.keys["root"])
+        self.app.create_user(admin, "cora", "compliance_manager")
+        cora = self.app.authenticate(self.app.issue_api_key(admin, "cora", "t").api_key)
+        self.app.configure_compliance(cora, model_id, risk_tier="low")
+        for section in ("model_info", "risk_classification"):
+            self.app.edit_section(cora, model_id, section, "documented")
+
     def request(self, **overrides: object) -> UUID:
         request = {"dataset_id": self.dataset_id, "task": "classification", "target": "defaulted",
                    "time_budget_seconds": 2, "protected_attributes": ["gender"], **overrides}
