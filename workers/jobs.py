@@ -32,6 +32,8 @@ from ml.errors import MLError, TrainingCancelled
 
 log = logging.getLogger("govledger.workers")
 COMPLETION_TRIES = 3
+#: The longest reason a failure records (domain.jobs.JobLifecycle.fail).
+MAX_REASON = 2_000
 #: The longest a running job's heartbeat waits between two looks for a cancellation.
 CANCEL_CHECK_S = 1.0
 
@@ -205,6 +207,12 @@ class JobWorker:
         self.fail(job_id, attempt, "conflict", "what the job changes kept changing while its outcome was recorded")
 
     def fail(self, job_id: UUID, attempt: int, code: str, message: str) -> None:
+        # The reason is any exception's text: one longer than a failure's reason may be (2,000 characters) or holding
+        # a NUL made recording the failure raise InvalidInput, which stopped the worker, and the job, left running,
+        # stopped the next worker to claim it too. Record what fits instead.
+        message = message.replace("\x00", "\\x00")
+        if len(message) > MAX_REASON:
+            message = message[:MAX_REASON - 1] + "…"
         try:
             self.record_failure(job_id, self.settings.name, attempt, code, message)
             log.info("%s %s failed [%s]: %s", self.kind, job_id, code, message)

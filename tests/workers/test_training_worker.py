@@ -10,6 +10,7 @@ from domain.training import JobState
 from ledger.artifacts import load_model
 from ledger.jobs import progress_of
 from workers import jobs as jobs_module
+from workers.trainer import Trainer
 
 from .training_world import training_world
 
@@ -188,3 +189,20 @@ def test_an_error_metric_is_reported_as_the_positive_error_the_user_asked_for(sq
     assert result["metric"] == "rmse" and result["greater_is_better"] is False and result["cv_mean"] > 0
     means = [entry["cv_mean"] for entry in result["leaderboard"]]
     assert means[0] == min(means), "best first: the smallest error"
+
+
+def test_a_job_failing_with_an_error_longer_than_a_reason_may_be_fails_and_the_worker_goes_on(db_url, tmp_path,
+                                                                                               monkeypatch):
+    w = training_world(db_url, tmp_path)
+    job_id = w.request()
+
+    def explode(self, job, attempt, watch):  # type: ignore[no-untyped-def]
+        raise ValueError("columns missing: " + ", ".join(f"feature_{i}" for i in range(1_000)) + "\x00")
+
+    monkeypatch.setattr(Trainer, "work", explode)
+    worker = w.trainer()
+    assert worker.step() == (None, True)  # recording the failure used to raise InvalidInput and stop the worker
+    job = w.app.training_job(job_id)
+    assert job.state is JobState.FAILED and job.error["code"] == "training_error"
+    assert job.error["message"].startswith("ValueError: columns missing") and len(job.error["message"]) <= 2_000
+    assert worker.step() == (None, False)
