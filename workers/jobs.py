@@ -108,6 +108,10 @@ class Watch:
                     conn = None
         finally:
             _close_quietly(conn)
+            # The status connection was opened by this thread: a SQLite connection refuses every other thread, so the
+            # next job's heartbeat died with ProgrammingError at its first status write (lease never renewed again,
+            # cancellation unnoticed). Close it here; the next heartbeat opens its own.
+            w.health.close()
 
 
 def _close_quietly(conn: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from uuid import UUID
 
 import pytest
@@ -206,3 +208,35 @@ def test_a_job_failing_with_an_error_longer_than_a_reason_may_be_fails_and_the_w
     assert job.state is JobState.FAILED and job.error["code"] == "training_error"
     assert job.error["message"].startswith("ValueError: columns missing") and len(job.error["message"]) <= 2_000
     assert worker.step() == (None, False)
+
+
+def test_a_workers_second_job_is_still_watched_so_its_cancellation_stops_it(sqlite_url, tmp_path, monkeypatch):
+    # SQLite connections belong to the thread that opened them: the worker's status connection, opened by the first
+    # job's heartbeat thread, made the second job's heartbeat die with ProgrammingError at its first status write, so
+    # its lease was never renewed again and its cancellation went unnoticed.
+    monkeypatch.setattr("ledger.health.HEARTBEAT_S", 0.0)  # every heartbeat writes the worker's status
+    w = training_world(sqlite_url, tmp_path)
+    worker = w.trainer(lease=0.6)  # the heartbeat looks every 0.2 s
+    first = w.request()
+    worker.step()
+    assert w.app.training_job(first).state is JobState.SUCCEEDED
+    second = w.request(time_budget_seconds=20)
+    # Another thread (a library's pool, say) now holds the ident the first heartbeat thread had, which the next one
+    # would otherwise reuse, hiding the fault.
+    idle = threading.Event()
+    threading.Thread(target=idle.wait, daemon=True).start()
+    cancelled, began = [], []
+
+    def cancel_once() -> None:  # once the second job's heartbeat has had time to write the worker's status
+        began.append(time.monotonic()) if not began else None
+        if not cancelled and time.monotonic() - began[0] > 1.0:
+            w.app.cancel_training(w.ds, second)
+            cancelled.append(True)
+
+    on_report(monkeypatch, cancel_once)
+    began_step = time.monotonic()
+    worker.step()
+    idle.set()
+    job = w.app.training_job(second)
+    assert job.state is JobState.CANCELLED and job.result is None and _events(w, "Completed") == 1
+    assert time.monotonic() - began_step < 12, "the search ran its whole 20 s budget: nobody noticed the cancellation"
