@@ -32,6 +32,8 @@ from ml.errors import MLError, TrainingCancelled
 
 log = logging.getLogger("govledger.workers")
 COMPLETION_TRIES = 3
+#: Attempts a job gets: a worker killed mid-way is replaced, but not for ever.
+MAX_ATTEMPTS = 3
 #: The longest reason a failure records (domain.jobs.JobLifecycle.fail).
 MAX_REASON = 2_000
 #: The longest a running job's heartbeat waits between two looks for a cancellation.
@@ -175,6 +177,12 @@ class JobWorker:
             job = self.record_start(job_id, self.settings.name, attempt)
         except (Conflict, IllegalTransition) as e:  # another worker started it first, or it was cancelled
             log.info("%s %s not started here: %s", job.what, job_id, e)
+            return
+        if attempt > MAX_ATTEMPTS:
+            # Every earlier attempt ended without an outcome: its worker died (killed, out of memory, its host lost).
+            # A job that takes down each worker that runs it would otherwise be claimed for ever.
+            self.fail(job_id, attempt, "too_many_attempts", f"{attempt - 1} attempts ended without an outcome (each "
+                      "worker stopped or lost its lease mid-way); the job is not tried again")
             return
         log.info("%s %s: attempt %d on %s", job.what, job_id, attempt, self.settings.name)
         with Watch(self, job_id) as watch:

@@ -240,3 +240,21 @@ def test_a_workers_second_job_is_still_watched_so_its_cancellation_stops_it(sqli
     job = w.app.training_job(second)
     assert job.state is JobState.CANCELLED and job.result is None and _events(w, "Completed") == 1
     assert time.monotonic() - began_step < 12, "the search ran its whole 20 s budget: nobody noticed the cancellation"
+
+
+def test_a_job_whose_workers_keep_dying_fails_after_its_last_attempt_instead_of_being_claimed_for_ever(db_url, tmp_path):
+    from workers.jobs import MAX_ATTEMPTS
+
+    w = training_world(db_url, tmp_path)
+    job_id = w.request()
+    for attempt in range(1, MAX_ATTEMPTS + 1):  # each worker started it and died without an outcome
+        w.app.start_training(job_id, worker=f"dead-{attempt}", attempt=attempt, lease_seconds=1)
+    worker = w.trainer("worker-z")
+    with w.db.connect() as conn:
+        worker.queue.discover(conn)
+        conn.execute("UPDATE job_queue SET state = 'running', lease_until = 0")  # the last lease ran out
+        conn.commit()
+    assert worker.step() == (None, True)
+    job = w.app.training_job(job_id)
+    assert job.state is JobState.FAILED and job.error["code"] == "too_many_attempts" and job.attempt == MAX_ATTEMPTS + 1
+    assert worker.step() == (None, False), "nothing left to claim"
