@@ -28,7 +28,7 @@ MAX_GROUPS = 200
 
 
 def check_inputs(*, features: dict[str, str], dataset_schema: dict[str, str], label_column: Any, protected: Any,
-                 target: str, profile: dict[str, Any] | None = None) -> tuple[str | None, list[str]]:
+                 profile: dict[str, Any] | None = None) -> tuple[str | None, list[str]]:
     """The dataset must hold every input feature with a fitting type (each one that does not is named); the label and
     protected attributes must be columns of it, the protected attributes neither free text nor of more than
     MAX_GROUPS values (by the dataset's profile)."""

@@ -42,7 +42,7 @@ class BatchRuns(Service):
             raise InvalidInput(f"dataset {dataset.name!r} was registered by its hash alone; its data is not in the "
                                "artifact store, so nothing can be scored on it (ingest the file instead)")
         label, protected = check_inputs(features=version.input_schema, dataset_schema=dataset.schema,
-                                        label_column=label_column, protected=protected_attributes, target=version.target,
+                                        label_column=label_column, protected=protected_attributes,
                                         profile=dataset.profile)
         run = BatchRun(version.id, model.id, dataset.id, dataset.content_hash, label, protected, model.config.thresholds,
                        actor.user_id, actor.username, favourable_class(version.classes, favourable_outcome))
