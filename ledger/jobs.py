@@ -24,7 +24,6 @@ SCAN = 100_000
 @dataclass(frozen=True)
 class Claim:
     job_id: UUID
-    claims: int  # how many times the job has been claimed, this one included
 
 
 class JobQueue:
@@ -50,8 +49,8 @@ class JobQueue:
                              f" ORDER BY {nid}", (scanned, end, self.topic)).fetchall()
         now = time.time()
         for notification_id, job_id in found:  # another worker may queue the same job: the first insert wins
-            conn.execute(f"INSERT INTO job_queue (job_id, kind, position, state, attempt, updated_at)"
-                         f" VALUES ({p}, {p}, {p}, 'queued', 0, {p}) ON CONFLICT (job_id) DO NOTHING",
+            conn.execute(f"INSERT INTO job_queue (job_id, kind, position, state, updated_at)"
+                         f" VALUES ({p}, {p}, {p}, 'queued', {p}) ON CONFLICT (job_id) DO NOTHING",
                          (str(UUID(str(job_id))), self.kind, notification_id - 1, now))
         conn.execute(f"INSERT INTO job_discovery (kind, scanned) VALUES ({p}, {p}) ON CONFLICT (kind) DO UPDATE SET"
                      " scanned = CASE WHEN excluded.scanned > job_discovery.scanned THEN excluded.scanned"
@@ -66,12 +65,12 @@ class JobQueue:
         if self.db.is_sqlite:
             conn.execute("BEGIN IMMEDIATE")
         row = conn.execute(
-            f"UPDATE job_queue SET state = 'running', worker = {p}, attempt = attempt + 1, lease_until = {p},"
+            f"UPDATE job_queue SET state = 'running', worker = {p}, lease_until = {p},"
             f" progress = NULL, updated_at = {p} WHERE job_id = (SELECT job_id FROM job_queue WHERE kind = {p}"
             f" AND (state = 'queued' OR (state = 'running' AND lease_until < {p})) ORDER BY position LIMIT 1{lock})"
-            " RETURNING job_id, attempt", (worker, now + lease_seconds, now, self.kind, now)).fetchone()
+            " RETURNING job_id", (worker, now + lease_seconds, now, self.kind, now)).fetchone()
         conn.commit()
-        return None if row is None else Claim(UUID(row[0]), int(row[1]))
+        return None if row is None else Claim(UUID(row[0]))
 
     def renew(self, conn: Any, job_id: UUID, worker: str, lease_seconds: float, progress: dict[str, Any] | None) -> bool:
         """Extend the lease and record progress; False when the job is no longer this worker's (the lease ran out

@@ -15,7 +15,7 @@ from yoyo import step
 def steps(big: str, *, grant_to: str | None = None) -> list[Any]:
     out = [
         step(f"CREATE TABLE job_queue (job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, position {big} NOT NULL,"
-             " state TEXT NOT NULL, worker TEXT, attempt INTEGER NOT NULL, lease_until DOUBLE PRECISION,"
+             " state TEXT NOT NULL, worker TEXT, lease_until DOUBLE PRECISION,"
              " progress TEXT, updated_at DOUBLE PRECISION NOT NULL)", "DROP TABLE job_queue"),
         step("CREATE INDEX job_queue_waiting ON job_queue (kind, state, position)", "DROP INDEX job_queue_waiting"),
         # How far the ledger has been searched for each kind's requests, so a poll reads only what is new.
