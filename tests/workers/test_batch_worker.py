@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
-import time
 from uuid import UUID
 
 import numpy as np
@@ -20,7 +18,7 @@ from ledger.ingest import ingest_file
 from workers.batch import BatchRunner
 from workers.jobs import WorkerSettings
 
-from .test_killed_trainer import _trainer, _wait
+from .test_killed_trainer import kill_mid_way_and_take_over
 from .training_world import training_world
 
 
@@ -103,21 +101,8 @@ def test_a_batch_worker_killed_mid_run_is_replaced_and_the_run_completes_once(db
     dataset = _scoring_set(w, tmp_path, drift=0.0, rows=40_000)
     run_id = w.app.request_batch_run(w.manager, version_id, dataset_id=dataset, label_column="defaulted",
                                      protected_attributes=["gender"]).id
-    first = _trainer(db_url, tmp_path, only="batch")
-    second = None
-    try:
-        _wait(lambda: w.app.batch_run(run_id).state is JobState.RUNNING, 60, "the first attempt to start", first)
-        time.sleep(0.5)
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-        assert w.app.batch_run(run_id).state is JobState.RUNNING
-        second = _trainer(db_url, tmp_path, only="batch")
-        _wait(lambda: w.app.batch_run(run_id).state is JobState.SUCCEEDED, 180, "the takeover to complete", second)
-    finally:
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(30)
+    kill_mid_way_and_take_over(db_url, tmp_path, "batch", lambda: w.app.batch_run(run_id).state, mid_way=0.5,
+                               seconds=180)
     topics = [n.topic for n in w.app.recorder.select_notifications(start=1, limit=100_000)]
     assert topics.count("domain.batch:BatchRun.Completed") == 1 and topics.count("domain.batch:BatchRun.Started") == 2
     assert topics.count("domain.models:ModelVersion.BatchRunCompleted") == 1 and w.app.batch_run(run_id).attempt == 2
