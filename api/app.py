@@ -12,6 +12,7 @@ from . import (
     compliance,
     connections,
     datasets,
+    deployments,
     docs,
     errors,
     exports,
@@ -19,6 +20,7 @@ from . import (
     jobs,
     metrics,
     models,
+    routing,
     users,
 )
 from .deps import Services
@@ -33,7 +35,7 @@ def create_app(services: Services, limits: Limits | None = None) -> FastAPI:
     app.state.metrics = metrics.Metrics(services)
     errors.install(app)
     docs.install(app)
-    for module in (models, batch, datasets, jobs, connections, compliance, audit, users, exports, metrics, health):
+    for module in (models, batch, deployments, routing, datasets, jobs, connections, compliance, audit, users, exports, metrics, health):
         app.include_router(module.router)
     app.add_middleware(Guard, limits=limits or Limits())
     app.add_middleware(_Measured, metrics=app.state.metrics)  # outermost: refusals at the edge are counted too

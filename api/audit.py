@@ -20,7 +20,8 @@ router = APIRouter(route_class=StrictJsonRoute, prefix="/v1", tags=["audit"], re
 
 Filter = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]
 ACTIONS = Literal["manage_users", "train", "run_batch_inference", "edit_compliance", "configure_compliance", "approve",
-                  "deploy", "register_monitoring", "read", "time_travel", "report", "other"]
+                  "deploy", "register_monitoring", "read", "time_travel", "report", "manage_connections",
+                  "list_connections", "read_routing", "other"]
 
 
 def _utc(moment: datetime) -> str:

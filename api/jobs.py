@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path
 from pydantic import Field, StrictFloat, StrictInt
 
 from domain.batch import BatchRun
-from domain.errors import NotFound
-from domain.training import FINAL, JobState, TrainingJob
+from domain.deployments import Deployment, Termination
+from domain.training import FINAL, JobState
 from ledger.jobs import live_progress, progress_of
 from projections.queries import JOB_COLUMNS
 
@@ -77,11 +77,11 @@ def _public(row: dict[str, Any], live: dict[str, Any] | None = None) -> dict[str
 
 @router.get("/jobs", response_model=Page[JobPublic])
 def list_jobs(services: ServicesDep, actor: CurrentActor, model_id: UUID | None = None, version_id: UUID | None = None,
-              kind: Literal["training", "batch_inference"] | None = None,
+              kind: Literal["training", "batch_inference", "deployment", "termination"] | None = None,
               state: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
               as_of: AsOf = None, cursor: Cursor = None, limit: Limit = 100) -> dict[str, Any]:
-    """Training jobs and batch inference runs, oldest first; data scientists see the jobs they requested or that
-    concern their models."""
+    """Training jobs, batch inference runs, deployments and terminations, oldest first; data scientists see the jobs
+    they requested or that concern their models."""
     if model_id is not None:
         services.governance.get_model(actor, model_id)
     with reading(services, actor, "jobs", as_of=as_of, cursor=cursor) as r:
@@ -115,12 +115,8 @@ def get_job(services: ServicesDep, actor: CurrentActor, job_id: Annotated[str, P
     return _public(found)
 
 
-def _job(gov: Any, actor: Any, job_id: UUID) -> TrainingJob | BatchRun:
-    """A training job or a batch run, whichever the id names."""
-    try:
-        return gov.get_training_job(actor, job_id)  # type: ignore[no-any-return]
-    except NotFound:
-        return gov.get_batch_run(actor, job_id)  # type: ignore[no-any-return]
+def _job(gov: Any, actor: Any, job_id: UUID) -> Any:
+    return gov.get_job(actor, job_id)
 
 
 def _uuid(job_id: str) -> UUID | None:
@@ -130,16 +126,24 @@ def _uuid(job_id: str) -> UUID | None:
         return None
 
 
-def _from_aggregate(job: TrainingJob | BatchRun, live: dict[str, Any] | None) -> dict[str, Any]:
+def _from_aggregate(job: Any, live: dict[str, Any] | None) -> dict[str, Any]:
     """The job as the ledger holds it now (the read models may not have reached its last event yet)."""
     result = job.result
     common = {"job_id": str(job.id), "state": job.state.value,
               "progress": 1.0 if job.state in FINAL else float(live["fraction"]) if live else 0.0,
-              "dataset_id": str(job.dataset_id), "requested_by": job.requested_by_name,
+              "dataset_id": str(job.dataset_id) if hasattr(job, "dataset_id") else None,
+              "requested_by": job.requested_by_name,
               "requested_at": job.created_on.isoformat(),
               "started_at": job.started_at.isoformat() if job.started_at else None,
               "finished_at": job.modified_on.isoformat() if job.state in FINAL else None, "worker": job.worker,
               "attempt": job.attempt, "result": result, "error": job.error, "position": None, "live": live}
+    if isinstance(job, Deployment):
+        return {**common, "kind": "deployment", "model_id": str(job.model_id), "version_id": str(job.version_id),
+                "request": {"version_id": str(job.version_id), "target": job.target, "size": job.size,
+                            "artifact_hash": job.artifact_hash}}
+    if isinstance(job, Termination):
+        return {**common, "kind": "termination", "model_id": str(job.model_id), "version_id": str(job.version_id),
+                "request": {"deployment_id": str(job.deployment_id), "target": job.target, "reason": job.reason}}
     if isinstance(job, BatchRun):
         return {**common, "kind": "batch_inference", "model_id": str(job.model_id), "version_id": str(job.version_id),
                 "request": {"version_id": str(job.version_id), "dataset_id": str(job.dataset_id),
@@ -165,10 +169,5 @@ def cancel_job(services: ServicesDep, actor: CurrentActor, job_id: UUID, body: C
     gov, reason = services.governance, (body.reason if body else "")
     # The kind first, then its command: trying cancel_training on a batch run refused a manager (who may request and
     # cancel batch runs, not training) by role, recording an AccessDenied for a command they never meant.
-    try:
-        gov.batch_run(job_id)
-    except NotFound:
-        gov.cancel_training(actor, job_id, reason=reason, idempotency_key=idempotency_key)
-    else:
-        gov.cancel_batch_run(actor, job_id, reason=reason, idempotency_key=idempotency_key)
+    gov.cancel_job(actor, job_id, reason=reason, idempotency_key=idempotency_key)
     return _from_aggregate(_job(gov, actor, job_id), None)

@@ -131,15 +131,6 @@ def version_artifact(services: ServicesDep, actor: CurrentActor, version_id: UUI
         "Content-Disposition": f'attachment; filename="{version_id}.skops"', "X-Content-SHA256": version.artifact_hash})
 
 
-@router.get("/deployments", response_model=Page[VersionPublic])
-def list_deployments(services: ServicesDep, actor: CurrentActor, as_of: AsOf = None, cursor: Cursor = None,
-                     limit: Limit = 100) -> dict[str, Any]:
-    """Versions that are deployed or were (terminated), with their target."""
-    with reading(services, actor, "deployments", as_of=as_of, cursor=cursor) as r:
-        query = r.query().valid_at(r.nid).owned_by(r.owner).add("deployment_target IS NOT NULL")
-        return r.fetch(query, "registry_versions", VERSION_COLUMNS, VERSION_KEYS, limit)
-
-
 @router.get("/datasets", response_model=Page[DatasetPublic])
 def list_datasets(services: ServicesDep, actor: CurrentActor, as_of: AsOf = None, cursor: Cursor = None,
                   limit: Limit = 100) -> dict[str, Any]:
@@ -250,28 +241,8 @@ def reject(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: R
     return _version_answer(services, actor, recorded)
 
 
-class DeployIn(Body):
-    target: Literal["local"] = "local"
-
-
-@router.post("/versions/{version_id}/deploy", response_model=VersionRecorded)
-def deploy(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: DeployIn,
-           idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
-    """Deploy an approved version."""
-    recorded = services.governance.deploy(actor, version_id, target=body.target, idempotency_key=idempotency_key)
-    return _version_answer(services, actor, recorded)
-
-
 class ReasonIn(Body):
     reason: Annotated[Text, Field(min_length=1)]
-
-
-@router.post("/versions/{version_id}/terminate", response_model=VersionRecorded)
-def terminate(services: ServicesDep, actor: CurrentActor, version_id: UUID, body: ReasonIn,
-              idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
-    """Terminate a deployment; a terminated deployment stays terminated."""
-    recorded = services.governance.terminate(actor, version_id, reason=body.reason, idempotency_key=idempotency_key)
-    return _version_answer(services, actor, recorded)
 
 
 @router.post("/versions/{version_id}/retire", response_model=VersionRecorded)

@@ -43,7 +43,7 @@ TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
     "record a batch run": (frozenset({Status.STAGED, Status.VALIDATED}), Status.VALIDATED),
     "approve": (frozenset({Status.VALIDATED}), Status.APPROVED),
     "reject": (frozenset({Status.VALIDATED}), Status.REJECTED),
-    "deploy": (frozenset({Status.APPROVED}), Status.DEPLOYED),
+    "deploy": (frozenset({Status.APPROVED, Status.DEPLOYED}), Status.DEPLOYED),
     "terminate": (frozenset({Status.DEPLOYED}), Status.TERMINATED),
     "retire": (frozenset({Status.APPROVED, Status.REJECTED, Status.TERMINATED}), Status.RETIRED),
 }
@@ -160,7 +160,8 @@ class ModelVersion(TimedAggregate):
         self.exported_by: UUID | None = None
         self.batch_runs: list[dict[str, Any]] = []
         self.decision: dict[str, Any] | None = None
-        self.deployment: dict[str, Any] | None = None
+        self.deployment: dict[str, Any] | None = None  # the latest deployment provisioned
+        self.deployments: list[str] = []  # the deployments that serve it now
 
     class Trained(TimedAggregate.Created):
         """A version trained by a govledger training job (not imported)."""
@@ -330,22 +331,33 @@ class ModelVersion(TimedAggregate):
         self.status = Status.REJECTED
         self.decision = {"by": rejected_by, "findings": findings, "at": self.modified_on}
 
-    def deploy(self, *, target: str, by: UUID) -> None:
+    def check_deployable(self) -> None:
+        """Only an approved version is deployed (one already deployed may be deployed to another target too)."""
         self._step("deploy")
-        self._deployed(target, by)
+
+    def deploy(self, *, target: str, by: UUID, deployment_id: UUID) -> None:
+        """A deployment of this version is provisioned and serves it."""
+        self._step("deploy")
+        self._deployed(target, by, deployment_id)
 
     @event("Deployed")
-    def _deployed(self, target: str, deployed_by: UUID) -> None:
+    def _deployed(self, target: str, deployed_by: UUID, deployment_id: UUID | None = None) -> None:
         self.status = Status.DEPLOYED
         self.deployment = {"target": target, "by": deployed_by, "at": self.modified_on}
+        self.deployments.append(str(deployment_id))
 
-    def terminate(self, *, by: UUID, reason: str) -> None:
+    def terminate(self, *, by: UUID, reason: str, deployment_id: UUID) -> None:
+        """One of its deployments is terminated; the version is terminated with its last."""
         self._step("terminate")
-        self._terminated(by, reason)
+        if str(deployment_id) not in self.deployments:
+            raise IllegalTransition(f"deployment {deployment_id} does not serve version {self.number}")
+        self._terminated(by, reason, deployment_id)
 
     @event("Terminated")
-    def _terminated(self, terminated_by: UUID, reason: str) -> None:
-        self.status = Status.TERMINATED
+    def _terminated(self, terminated_by: UUID, reason: str, deployment_id: UUID | None = None) -> None:
+        self.deployments = [d for d in self.deployments if d != str(deployment_id)]
+        if not self.deployments:
+            self.status = Status.TERMINATED
 
     def retire(self, *, by: UUID, reason: str) -> None:
         self._step("retire")

@@ -38,6 +38,7 @@ class Action(StrEnum):
     REPORT = "generate audit reports"
     MANAGE_CONNECTIONS = "register data connections"
     LIST_CONNECTIONS = "list data connections"
+    READ_ROUTING = "read routing configs"
 
 
 S, M, C, D, A = Role.SUPERADMIN, Role.MANAGER, Role.COMPLIANCE_MANAGER, Role.DATA_SCIENTIST, Role.AUDITOR
@@ -58,6 +59,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.MANAGE_CONNECTIONS: frozenset({S}),
     #: Data scientists name a connection to ingest from; the URL (and its password) is never answered to anyone.
     Action.LIST_CONNECTIONS: frozenset({S, D}),
+    #: Routing configs span every model: data scientists, who read only their own models, do not read them.
+    Action.READ_ROUTING: frozenset({S, M, C, A}),
 }
 
 

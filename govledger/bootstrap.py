@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from uuid import uuid5
 
 from api.deps import Services
@@ -47,6 +49,15 @@ class Ledger:
     @cached_property
     def artifacts(self) -> LocalArtifactStore:
         return LocalArtifactStore(self.settings.data_dir / "artifacts")
+
+    def targets(self) -> Callable[[str], Any]:
+        """The deployment target a name stands for: `local` serves from this service's own processes, the AWS
+        targets are made on first use from the GOVLEDGER_AWS_* settings."""
+        from workers.targets import make_target
+        from workers.targets.local import LocalTarget
+
+        local = LocalTarget(self.artifacts)
+        return lambda name: local if name == "local" else make_target(name, self.settings)
 
     def application(self, *, check_schema: bool = True) -> Governance:
         if check_schema:

@@ -48,7 +48,7 @@ from ledger.sealer import seal_pending
 from ledger.verify import read_trusted_checkpoint, verify_store
 from workers.sealer import run_sealer
 
-from . import cli_batch, cli_training
+from . import cli_batch, cli_deploy, cli_training
 from .bootstrap import OPERATOR, Ledger
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
@@ -176,6 +176,9 @@ app.add_typer(cli_training.jobs, name="jobs")
 app.add_typer(cli_training.connections, name="connections")
 app.command()(cli_training.train)
 app.command("batch-run")(cli_batch.batch_run)
+app.command()(cli_deploy.deploy)
+app.add_typer(cli_deploy.deployments, name="deployments")
+app.add_typer(cli_deploy.routing, name="routing")
 
 keys = typer.Typer(no_args_is_help=True, help="The sealer's signing key pair.")
 app.add_typer(keys, name="keys")
@@ -213,18 +216,20 @@ def seal(once: Annotated[bool, typer.Option(help="seal what is committed now, th
 
 @app.command()
 def workers(
-    only: Annotated[list[str] | None, typer.Option(help="run only these workers: sealer, projector, trainer, batch (repeatable)")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="run only these workers: sealer, projector, trainer, batch, deployer (repeatable)")] = None,
 ) -> None:
-    """Run the workers — the sealer, the projector, a training worker and a batch worker — until SIGINT or SIGTERM.
+    """Run the workers — the sealer, the projector, a training worker, a batch worker and a deploy worker — until
+    SIGINT or SIGTERM.
 
     Database faults are retried with back-off; a worker that cannot go on stops every worker and exits non-zero.
     Run several `govledger workers --only trainer` processes to train several jobs at once."""
     from workers.batch import run_batch_worker
+    from workers.deployer import run_deployer
     from workers.jobs import worker_name
     from workers.projector import run_projector
     from workers.trainer import TrainerSettings, run_trainer
 
-    names = ("sealer", "projector", "trainer", "batch")
+    names = ("sealer", "projector", "trainer", "batch", "deployer")
     chosen = set(only or names)
     if unknown := chosen - set(names):
         raise InvalidArgument(f"unknown worker {sorted(unknown)[0]!r}; workers are {', '.join(names)}")
@@ -241,6 +246,9 @@ def workers(
         "trainer": lambda stop: run_trainer(gov, ledger.db, ledger.artifacts, trainer, interval=s.seal_interval, stop=stop),
         "batch": lambda stop: run_batch_worker(gov, ledger.db, ledger.artifacts, replace(trainer, name=worker_name()),
                                                interval=s.seal_interval, stop=stop),
+        "deployer": lambda stop: run_deployer(gov, ledger.db, ledger.artifacts,
+                                              replace(trainer, name=worker_name(), lease_seconds=s.deploy_lease),
+                                              ledger.targets(), interval=s.seal_interval, stop=stop),
     }
     failures: list[BaseException] = []
 

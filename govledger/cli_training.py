@@ -27,7 +27,7 @@ from rich.table import Table
 
 from domain.application import Governance
 from domain.batch import BatchRun
-from domain.errors import NotFound, Unauthenticated
+from domain.errors import Unauthenticated
 from domain.roles import Actor
 from domain.training import FINAL, JobState, TrainingJob
 from ledger.health import STALE_AFTER_S, worker_statuses
@@ -182,19 +182,18 @@ def train(
 
 NO_WORKER = ("no {worker} is running: the job waits, queued, until one claims it (start `govledger workers`, "
              "or `govledger workers --only {only}`, with the same database)")
-WORKERS = {"training": ("training worker", "trainer", "trainer"), "batch_inference": ("batch worker", "batch", "batch worker")}
+WORKERS = {"training": ("training worker", "trainer", "trainer"), "batch_inference": ("batch worker", "batch", "batch worker"),
+           "deployment": ("deploy worker", "deployer", "deployer"), "termination": ("deploy worker", "deployer", "deployer")}
 
 
-def find_job(gov: Governance, actor: Actor, job_id: UUID) -> TrainingJob | BatchRun:
-    """A training job or a batch run, whichever the id names (a refused read is recorded)."""
-    try:
-        return gov.get_training_job(actor, job_id)
-    except NotFound:
-        return gov.get_batch_run(actor, job_id)
+def find_job(gov: Governance, actor: Actor, job_id: UUID) -> Any:
+    """A training job, a batch run, a deployment or a termination, whichever the id names (a refused read is
+    recorded)."""
+    return gov.get_job(actor, job_id)
 
 
-def kind_of(job: TrainingJob | BatchRun) -> str:
-    return "batch_inference" if isinstance(job, BatchRun) else "training"
+def kind_of(job: Any) -> str:
+    return {"batch run": "batch_inference", "training job": "training"}.get(job.what, job.what)
 
 
 def worker_running(ledger: Ledger, health_name: str = "trainer") -> bool:
@@ -290,10 +289,7 @@ def jobs_cancel(job_id: Annotated[UUID, typer.Argument(metavar="JOB_ID", help="t
     ledger = Ledger()
     gov = ledger.application()
     actor = acting_user(gov, api_key_file)
-    try:
-        recorded = gov.cancel_training(actor, job_id, reason=reason)
-    except NotFound:
-        recorded = gov.cancel_batch_run(actor, job_id, reason=reason)
+    recorded = gov.cancel_job(actor, job_id, reason=reason)
     out.print(f"job {job_id} cancelled (position {recorded.position})", markup=False, highlight=False)
 
 

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     training_lease: float = Field(default=30, ge=1, le=3_600, description="seconds a training worker's claim lasts unless renewed; a dead worker's job is taken over after it")
     training_cv_folds: int = Field(default=5, ge=2, le=20, description="cross-validation folds of the AutoML search")
     dask_scheduler: str | None = Field(default=None, description="a Dask scheduler address (tcp://HOST:8786): cross-validation fits run on that cluster")
+    deploy_lease: float = Field(default=120, ge=5, le=3_600, description="seconds a deploy worker's claim lasts unless renewed; a dead worker's deployment is taken over (and its resources adopted) after it")
     source_timeout: float = Field(default=60, gt=0, le=3_600, description="seconds a dataset query may run")
 
     @property

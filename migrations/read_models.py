@@ -12,7 +12,8 @@ from typing import Any
 from yoyo import step
 
 OLD = ("registry_models", "registry_versions", "projection_event_times")
-TABLES = ("registry_models", "registry_versions", "registry_datasets", "registry_users", "audit_trail", "jobs")
+TABLES = ("registry_models", "registry_versions", "registry_datasets", "registry_users", "audit_trail", "jobs",
+          "deployments", "routing_configs")
 
 
 def _tables(big: str) -> list[tuple[str, str]]:
@@ -26,7 +27,7 @@ def _tables(big: str) -> list[tuple[str, str]]:
                               f" estimator TEXT NOT NULL, target TEXT NOT NULL, trained_by TEXT NOT NULL,"
                               f" artifact_hash TEXT NOT NULL, dataset_ids TEXT NOT NULL, metrics TEXT NOT NULL,"
                               f" deployment_target TEXT, created_at TEXT NOT NULL, last_run TEXT, decision TEXT, deployed_at TEXT,"
-                              f" job_id TEXT, task TEXT,"
+                              f" job_id TEXT, task TEXT, deployments TEXT NOT NULL DEFAULT '[]',"
                               f" {versioned}, PRIMARY KEY (version_id, valid_from)"),
         ("registry_datasets", f"dataset_id TEXT PRIMARY KEY, name TEXT NOT NULL, source TEXT NOT NULL,"
                               f" row_count {big} NOT NULL, content_hash TEXT NOT NULL, registered_by TEXT NOT NULL,"
@@ -41,6 +42,15 @@ def _tables(big: str) -> list[tuple[str, str]]:
                  f" dataset_id TEXT, requested_by TEXT, requested_by_id TEXT, requested_at TEXT NOT NULL, started_at TEXT,"
                  f" finished_at TEXT, worker TEXT, attempt INTEGER NOT NULL, request TEXT NOT NULL, result TEXT, error TEXT,"
                  f" created {big} NOT NULL, {versioned}, PRIMARY KEY (job_id, valid_from)"),
+        ("deployments", f"deployment_id TEXT NOT NULL, version_id TEXT NOT NULL, model_id TEXT NOT NULL,"
+                        f" target TEXT NOT NULL, size TEXT NOT NULL, status TEXT NOT NULL, artifact_hash TEXT NOT NULL,"
+                        f" requested_by TEXT NOT NULL, requested_at TEXT NOT NULL, provisioned_at TEXT, terminated_at TEXT,"
+                        f" resources TEXT NOT NULL, endpoint TEXT, routed_by TEXT NOT NULL, error TEXT, termination_id TEXT,"
+                        f" created {big} NOT NULL, {versioned}, PRIMARY KEY (deployment_id, valid_from)"),
+        ("routing_configs", f"routing_config_id TEXT NOT NULL, name TEXT NOT NULL, revision INTEGER NOT NULL,"
+                            f" rule_set TEXT, key_id TEXT, created_by TEXT NOT NULL, created_at TEXT NOT NULL,"
+                            f" configured_by TEXT, configured_at TEXT, created {big} NOT NULL,"
+                            f" {versioned}, PRIMARY KEY (routing_config_id, valid_from)"),
     ]
 
 
@@ -55,6 +65,9 @@ INDEXES = [
     ("audit_trail_subject", "audit_trail (data_subject, notification_id)"),
     ("jobs_model", "jobs (model_id, created, job_id)"),
     ("jobs_created", "jobs (created, job_id)"),
+    ("deployments_created", "deployments (created, deployment_id)"),
+    ("deployments_version", "deployments (version_id, created)"),
+    ("routing_configs_created", "routing_configs (created, routing_config_id)"),
 ]
 
 

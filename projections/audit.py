@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -27,7 +28,8 @@ ACTIONS: dict[tuple[str, str], Action] = {
 }
 #: aggregates whose every event exercises one action
 OWNER_ACTIONS = {**{owner: Action.MANAGE_USERS for owner in ("User", "ApiKey", "Erasure", "Installation")},
-                 "TrainingJob": Action.TRAIN, "BatchRun": Action.RUN_BATCH_INFERENCE}
+                 "TrainingJob": Action.TRAIN, "BatchRun": Action.RUN_BATCH_INFERENCE,
+                 **{owner: Action.DEPLOY for owner in ("Deployment", "Termination", "RoutingConfig", "RoutingKey")}}
 ACTION_NAMES = {a.value: a.name.lower() for a in Action}
 
 #: payload fields naming who acted, by name or by user id, in the order they are looked for. Not `username`: on
@@ -35,7 +37,8 @@ ACTION_NAMES = {a.value: a.name.lower() for a in Action}
 ACTOR_FIELDS = ("registered_by", "trained_by_name", "configured_by", "edited_by", "created_by", "changed_by",
                 "issued_by", "revoked_by", "deactivated_by", "erased_by", "added_by", "exported_by", "completed_for",
                 "approved_by", "rejected_by", "deployed_by", "terminated_by", "retired_by", "admin_id", "caller",
-                "requested_by_name", "cancelled_by_name", "worker")
+                "requested_by_name", "cancelled_by_name", "terminated_by_name", "configured_by_name", "created_by_name",
+                "issued_by_name", "revoked_by_name", "worker")
 
 
 #: how each kind of event reads in the audit trail
@@ -67,6 +70,29 @@ SUMMARIES: dict[tuple[str, str], Callable[[Any], str]] = {
                                             f"after {e.candidates} candidates; version {e.version_id}",
     ("TrainingJob", "Failed"): lambda e: f"training failed [{e.code}]: {e.reason}",
     ("TrainingJob", "Cancelled"): lambda e: f"training cancelled{': ' + e.reason if e.reason else ''}",
+    ("Deployment", "Requested"): lambda e: f"deployment of version {e.version_id} to {e.target} ({e.size}) requested",
+    ("Deployment", "Started"): lambda e: f"provisioning attempt {e.attempt} started by {e.worker}",
+    ("Deployment", "Provisioned"): lambda e: (f"provisioned: {len(e.resources)} resource(s)"
+                                              + (f", serving at {e.endpoint}" if e.endpoint else "")),
+    ("Deployment", "Failed"): lambda e: f"deployment failed [{e.code}]: {e.reason}",
+    ("Deployment", "Cancelled"): lambda e: f"deployment cancelled{': ' + e.reason if e.reason else ''}",
+    ("Deployment", "Routed"): lambda e: f"routing config {e.routing_config_id} sends traffic here",
+    ("Deployment", "Unrouted"): lambda e: f"routing config {e.routing_config_id} no longer sends traffic here",
+    ("Deployment", "TerminationRequested"): lambda e: f"termination requested: {e.reason}",
+    ("Deployment", "TerminationFailed"): lambda e: f"termination failed [{e.code}]: {e.reason}",
+    ("Deployment", "Terminated"): lambda e: f"terminated: {len(e.released)} resource(s) released",
+    ("Termination", "Requested"): lambda e: f"release of deployment {e.deployment_id} ({e.target}) requested",
+    ("Termination", "Started"): lambda e: f"release attempt {e.attempt} started by {e.worker}",
+    ("Termination", "Completed"): lambda e: f"released {len(e.released)} resource(s)",
+    ("Termination", "Failed"): lambda e: f"release failed [{e.code}]: {e.reason}",
+    ("RoutingConfig", "Created"): lambda e: f"routing config {e.name} created",
+    ("RoutingConfig", "Configured"): lambda e: (f"routing config {e.name} revision {e.revision}: {len(e.rules)} rule(s), "
+                                                f"default version {e.default_version_id}"
+                                                + (f" (rollback to revision {e.rollback_of})" if e.rollback_of else "")),
+    ("RoutingConfig", "KeyIssued"): lambda e: f"routing key {e.key_id} issued",
+    ("RoutingConfig", "KeyRevoked"): lambda e: f"routing key {e.key_id} revoked",
+    ("RoutingKey", "Issued"): lambda e: f"routing key {e.key_id} issued",
+    ("RoutingKey", "Revoked"): lambda e: "routing key revoked",
     ("User", "Created"): lambda e: f"user {e.username} created as {e.role}",
     ("User", "RoleChanged"): lambda e: f"role changed to {e.role}",
     ("ApiKey", "Issued"): lambda e: f"API key {e.key_id} issued",
@@ -125,6 +151,9 @@ class AuditTrail:
         if owner == "TrainingJob":  # a request names its model if it has one; a completion names the model it made
             named = getattr(event, "model_id", None)
             return str(named) if named else self.lookups.model_of_job(conn, str(event.originator_id))
+        if owner in ("Deployment", "Termination"):
+            named = getattr(event, "model_id", None)
+            return str(named) if named else self.lookups.model_of_deployment(conn, owner, str(event.originator_id))
         if owner == "Refusal" and event.subject_id:
             if event.subject_kind == "model_version":
                 return self.lookups.model_of_version(conn, event.subject_id)
@@ -182,6 +211,8 @@ class Jobs:
             self._training(conn, nid, recorded_at, name, event)
         elif owner == "BatchRun":
             self._batch(conn, nid, recorded_at, name, event)
+        elif owner in ("Deployment", "Termination"):
+            self._deployment(conn, nid, recorded_at, owner, name, event)
         elif (owner, name) == ("ModelVersion", "BatchRunCompleted") and not getattr(event, "computed", False):
             # evidence once posted by people: shown as a job, marked posted (a computed run has its own rows)
             version_id = str(event.originator_id)
@@ -214,6 +245,33 @@ class Jobs:
             result = {"batch_run_id": ident, "rows": event.rows, "report_hashes": event.report_hashes,
                       "dataset_hash": event.dataset_hash, "summary": event.summary, "drift_detected": event.drift_detected,
                       "fairness_breach": event.fairness_breach, "computed": True}
+            self.rows.change(conn, "jobs", "job_id", ident, nid, state="succeeded", finished_at=at, result=dumps(result))
+
+    def _deployment(self, conn: Any, nid: int, at: str, owner: str, name: str, event: Any) -> None:
+        """Provisioning a deployment, and releasing it, are jobs like any other."""
+        ident = str(event.originator_id)
+        if name == "Requested":
+            if owner == "Deployment":
+                kind, request = "deployment", {"version_id": str(event.version_id), "target": event.target,
+                                               "size": event.size, "artifact_hash": event.artifact_hash}
+            else:
+                kind, request = "termination", {"deployment_id": str(event.deployment_id), "target": event.target,
+                                                "reason": event.reason}
+            self.rows.open("jobs", "job_id", nid, {
+                "job_id": ident, "kind": kind, "state": "queued", "model_id": str(event.model_id),
+                "version_id": str(event.version_id), "dataset_id": None, "requested_by": event.requested_by_name,
+                "requested_by_id": str(event.requested_by), "requested_at": at, "started_at": None,
+                "finished_at": None, "worker": None, "attempt": 0, "request": dumps(request), "result": None,
+                "error": None, "created": nid})
+        elif name in ("Started", "Failed", "Cancelled"):
+            self._milestone(conn, nid, at, name, event)
+        elif name == "Provisioned":
+            result = {"deployment_id": ident, "resources": event.resources, "endpoint": event.endpoint}
+            self.rows.change(conn, "jobs", "job_id", ident, nid, state="succeeded", finished_at=at, result=dumps(result))
+        elif owner == "Termination" and name == "Completed":
+            current = self.rows.current(conn, "jobs", "job_id", ident)
+            deployment = json.loads(current["request"])["deployment_id"] if current else None
+            result = {"deployment_id": deployment, "released": event.released}
             self.rows.change(conn, "jobs", "job_id", ident, nid, state="succeeded", finished_at=at, result=dumps(result))
 
     def _milestone(self, conn: Any, nid: int, at: str, name: str, event: Any) -> None:

@@ -8,7 +8,7 @@ from datetime import MAXYEAR, UTC, datetime
 from typing import Any
 
 JSON_COLUMNS = frozenset({"dataset_ids", "metrics", "sections", "result", "applicable", "mandatory", "last_run", "decision",
-                          "request", "error", "schema", "profile"})
+                          "request", "error", "schema", "profile", "resources", "routed_by", "rule_set"})
 BOOL_COLUMNS = frozenset({"monitored", "active", "snapshot"})
 
 
@@ -80,6 +80,10 @@ DATASET_COLUMNS = ("dataset_id, name, source, row_count, content_hash, registere
                    " valid_from")
 USER_COLUMNS = "user_id, username, role, active, valid_from"
 AUDIT_COLUMNS = "notification_id, recorded_at, aggregate_id, event_type, action, outcome, actor, model_id, data_subject, summary"
+DEPLOYMENT_COLUMNS = ("deployment_id, version_id, model_id, target, size, status, artifact_hash, requested_by, requested_at,"
+                      " provisioned_at, terminated_at, resources, endpoint, routed_by, error, termination_id, created")
+ROUTING_COLUMNS = ("routing_config_id, name, revision, rule_set, key_id, created_by, created_at, configured_by,"
+                   " configured_at, created")
 JOB_COLUMNS = ("job_id, kind, state, model_id, version_id, dataset_id, requested_by, requested_at, started_at, finished_at,"
                " worker, attempt, request, result, error, created")
 

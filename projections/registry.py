@@ -72,9 +72,11 @@ class Registry:
                     "metrics": dumps(event.metrics), "deployment_target": None, "created_at": recorded_at, "last_run": None,
                     "decision": None, "deployed_at": None,
                     "job_id": str(event.job_id) if getattr(event, "job_id", None) else None,
-                    "task": getattr(event, "task", None)})
+                    "task": getattr(event, "task", None), "deployments": "[]"})
             elif name in VERSION_STATUS:
                 changes = {"status": VERSION_STATUS[name]}
+                if name in ("Deployed", "Terminated"):
+                    changes.update(self._serving(conn, ident, name, event))
                 if name == "Deployed":
                     changes.update(deployment_target=event.target, deployed_at=recorded_at)
                 elif name == "BatchRunCompleted" and getattr(event, "computed", False):  # posted evidence counts for nothing
@@ -102,6 +104,15 @@ class Registry:
                 rows.change(conn, "registry_users", "user_id", ident, nid, active=0)
 
 
+    def _serving(self, conn: Any, ident: str, name: str, event: Any) -> dict[str, Any]:
+        """The deployments serving a version: it is terminated with the last of them."""
+        current = self.rows.current(conn, "registry_versions", "version_id", ident)
+        serving = json.loads(current["deployments"]) if current else []
+        deployment = str(getattr(event, "deployment_id", None))  # "None" for a deployment recorded before jobs
+        serving = serving + [deployment] if name == "Deployed" else [d for d in serving if d != deployment]
+        return {"deployments": dumps(serving), "status": "deployed" if serving else "terminated"}
+
+
 class Lookups:
     """Names the audit trail needs (a version's model, a user's name), from the registry's current rows."""
 
@@ -115,6 +126,13 @@ class Lookups:
     def model_of_job(self, conn: Any, job_id: str) -> str | None:
         row = self.rows.current(conn, "jobs", "job_id", job_id)
         return None if row is None or row["model_id"] is None else str(row["model_id"])
+
+    def model_of_deployment(self, conn: Any, owner: str, ident: str) -> str | None:
+        """The model of a deployment, or of a termination job (from the jobs read model)."""
+        if owner == "Termination":
+            return self.model_of_job(conn, ident)
+        row = self.rows.current(conn, "deployments", "deployment_id", ident)
+        return None if row is None else str(row["model_id"])
 
     def username(self, conn: Any, user_id: str) -> str | None:
         row = self.rows.current(conn, "registry_users", "user_id", user_id)

@@ -22,6 +22,7 @@ from ledger.health import TRANSIENT, reason
 from migrations.read_models import TABLES
 
 from .audit import AuditTrail, Jobs
+from .deployments import DeploymentsView
 from .registry import Lookups, Registry
 from .rows import Rows
 
@@ -46,7 +47,7 @@ class Projector:
         lookups = Lookups(self.rows)
         self.registry = Registry(self.rows)
         self.audit = AuditTrail(self.rows, lookups)
-        self.models = [self.registry, self.audit, Jobs(self.rows, lookups)]
+        self.models = [self.registry, self.audit, Jobs(self.rows, lookups), DeploymentsView(self.rows)]
 
     def _apply_batch(self, conn: Any, position: int, end: int) -> None:
         p, nid_col, mapper = self.db.param(), self.db.nid_column, self.app.mapper

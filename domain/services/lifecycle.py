@@ -125,13 +125,5 @@ class Lifecycle(Service):
                                                                    findings=findings))
 
     @command(Action.DEPLOY, "model_version", "version_id")
-    def deploy(self, actor: Actor, version_id: UUID, *, target: str = "local") -> Pending:
-        return self._step(actor, version_id, lambda _, v: v.deploy(target=target, by=actor.user_id))
-
-    @command(Action.DEPLOY, "model_version", "version_id")
-    def terminate(self, actor: Actor, version_id: UUID, *, reason: str) -> Pending:
-        return self._step(actor, version_id, lambda _, v: v.terminate(by=actor.user_id, reason=reason))
-
-    @command(Action.DEPLOY, "model_version", "version_id")
     def retire(self, actor: Actor, version_id: UUID, *, reason: str) -> Pending:
         return self._step(actor, version_id, lambda _, v: v.retire(by=actor.user_id, reason=reason))

@@ -63,3 +63,38 @@ def computed_run(api: Any, version: str, *, drift: bool = False, fairness_breach
                                summary={"drift": {"share_drifted": 0.6 if drift else 0.0}}, metrics={"auc": 0.81},
                                drift_share=0.6 if drift else 0.0, drift_detected=drift, fairness_breach=fairness_breach)
     return run
+
+
+def approved_version(api: Any, *, blob: bytes = b"served artifact") -> str:
+    """A version imported, validated by a computed run, documented and approved over HTTP; its id."""
+    model_id, version = new_version(api, blob=blob)
+    run = computed_run(api, version)
+    document(api, model_id)
+    ok(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "meets the bar", "batch_run_id": run}))
+    return version
+
+
+def provisioned(api: Any, deployment: str) -> None:
+    """A requested deployment provisioned as a local deploy worker records it (provisioning is tested in tests/workers)."""
+    api.app.start_deployment(UUID(deployment), worker="w1", attempt=1, lease_seconds=30)
+    api.app.complete_deployment(UUID(deployment), worker="w1", attempt=1, endpoint="/v1/predict",
+                                resources=[{"type": "local-serving", "id": deployment}])
+
+
+def released(api: Any, termination: str) -> None:
+    """A termination's release recorded as a deploy worker records it."""
+    api.app.start_termination(UUID(termination), worker="w1", attempt=1, lease_seconds=30)
+    api.app.complete_termination(UUID(termination), worker="w1", attempt=1, released=[])
+
+
+def deployed_version(api: Any, *, blob: bytes = b"served artifact", target: str = "local") -> tuple[str, str]:
+    """(version id, deployment id) of an approved version deployed over HTTP and provisioned."""
+    version = approved_version(api, blob=blob)
+    deployment = ok(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={"target": target}), 202)["deployment_id"]
+    provisioned(api, deployment)
+    return version, deployment
+
+
+def routing_body(default: str, **more: Any) -> dict[str, Any]:
+    """A routing config sending everything to `default`, with any more fields given."""
+    return {"name": "retail loans", "rules": [], "default_version_id": default, **more}

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from tests.api.http_story import computed_run, document, new_version, ok, refused
+from tests.api.http_story import computed_run, document, new_version, ok, provisioned, refused, released
 
 
 def test_a_version_walks_its_whole_lifecycle_over_http(api):
@@ -21,9 +21,15 @@ def test_a_version_walks_its_whole_lifecycle_over_http(api):
     approved = ok(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "meets the bar",
                                                                                   "batch_run_id": run}))
     assert approved["version"]["status"] == "approved" and approved["position"] == api.events() - 1
-    assert ok(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={"target": "local"}))["version"]["deployment_target"] == "local"
+    deployment = ok(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={"target": "local"}), 202)["deployment_id"]
+    provisioned(api, deployment)
+    api.project()
+    assert ok(api.get(f"/v1/versions/{version}", "mia"))["status"] == "deployed"
     ok(api.call("POST", f"/v1/models/{model_id}/monitoring", "mia"))
-    assert ok(api.call("POST", f"/v1/versions/{version}/terminate", "mia", json={"reason": "superseded"}))["version"]["status"] == "terminated"
+    termination = ok(api.call("POST", f"/v1/deployments/{deployment}/terminate", "mia", json={"reason": "superseded"}), 202)
+    released(api, termination["job_id"])
+    api.project()
+    assert ok(api.get(f"/v1/versions/{version}", "mia"))["status"] == "terminated"
     assert ok(api.call("POST", f"/v1/versions/{version}/retire", "mia", json={"reason": "archived"}))["version"]["status"] == "retired"
     api.project()
     assert ok(api.get(f"/v1/versions/{version}", "aud"))["status"] == "retired"
@@ -31,7 +37,8 @@ def test_a_version_walks_its_whole_lifecycle_over_http(api):
     assert detail["monitored"] and [v["version_id"] for v in detail["version_list"]] == [version]
     assert detail["version_list"][0]["dataset_ids"], "lineage"
     jobs = ok(api.get("/v1/jobs", "aud", model_id=model_id))["items"]
-    assert [j["job_id"] for j in jobs] == [run]
+    assert [(j["job_id"], j["kind"]) for j in jobs] == [(run, "batch_inference"), (deployment, "deployment"),
+                                                        (termination["job_id"], "termination")]
     trail = ok(api.get("/v1/audit-trail", "aud", model_id=model_id, limit=500))["items"]
     assert [e["event_type"].split(".")[1] for e in trail if e["event_type"].startswith("ModelVersion")] == [
         "Imported", "Exported", "BatchRunCompleted", "Approved", "Deployed", "Terminated", "Retired"]

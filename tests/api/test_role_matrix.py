@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 from domain.roles import PERMISSIONS, Action, Role
-from tests.api.http_story import computed_run, new_version, scoring_dataset
+from tests.api.http_story import computed_run, deployed_version, new_version, routing_body, scoring_dataset
 
 USERS = {Role.SUPERADMIN: "root", Role.MANAGER: "mia", Role.COMPLIANCE_MANAGER: "cora", Role.DATA_SCIENTIST: "dana",
          Role.AUDITOR: "aud"}
@@ -45,7 +45,16 @@ MATRIX: dict[tuple[str, str], tuple[Action, dict]] = {
     ("GET", "/v1/batch-runs/{batch_run_id}/reports/{name}"): (Action.READ, {}),
     ("POST", "/v1/versions/{version_id}/reject"): (Action.APPROVE, {"json": {"findings": "not fine"}}),
     ("POST", "/v1/versions/{version_id}/deploy"): (Action.DEPLOY, {"json": {"target": "local"}}),
-    ("POST", "/v1/versions/{version_id}/terminate"): (Action.DEPLOY, {"json": {"reason": "stop"}}),
+    ("GET", "/v1/deployments/{deployment_id}"): (Action.READ, {}),
+    ("POST", "/v1/deployments/{deployment_id}/terminate"): (Action.DEPLOY, {"json": {"reason": "stop"}}),
+    ("POST", "/v1/routing-configs"): (Action.DEPLOY, {"json": "routing"}),
+    ("GET", "/v1/routing-configs"): (Action.READ_ROUTING, {}),
+    ("GET", "/v1/routing-configs/{routing_config_id}"): (Action.READ_ROUTING, {}),
+    ("PUT", "/v1/routing-configs/{routing_config_id}"): (Action.DEPLOY, {"json": "routing"}),
+    ("GET", "/v1/routing-configs/{routing_config_id}/history"): (Action.READ_ROUTING, {}),
+    ("POST", "/v1/routing-configs/{routing_config_id}/rollback"): (Action.DEPLOY, {"json": {"revision": 1}}),
+    ("POST", "/v1/routing-configs/{routing_config_id}/key"): (Action.DEPLOY, {}),
+    ("DELETE", "/v1/routing-configs/{routing_config_id}/key"): (Action.DEPLOY, {}),
     ("POST", "/v1/versions/{version_id}/retire"): (Action.DEPLOY, {"json": {"reason": "old"}}),
     ("PUT", "/v1/models/{model_id}/compliance/config"): (Action.CONFIGURE_COMPLIANCE, {"json": {"risk_tier": "low"}}),
     ("PUT", "/v1/models/{model_id}/compliance/sections/{section}"): (Action.EDIT_COMPLIANCE, {"json": {"content": "text"}}),
@@ -86,8 +95,10 @@ def prepare(api) -> tuple[dict[str, str], str]:
                                             snapshot=True).id)
     job = api.app.request_training(dana, dataset_id=UUID(snapshot), task="classification", target="y", time_budget_seconds=1).id
     run = computed_run(api, version_id)
+    served, deployment = deployed_version(api)
+    config = api.app.create_routing_config(api.app.authenticate(api.keys["mia"]), body=routing_body(served)).id
     api.project()
-    return {"model_id": model_id, "version_id": version_id, "username": "mia", "key_id": spare,
+    return {"deployment_id": deployment, "routing_config_id": str(config), "served": served,"model_id": model_id, "version_id": version_id, "username": "mia", "key_id": spare,
             "subject": "00000000-0000-4000-8000-000000000000", "section": "consent", "job_id": str(job),
             "dataset_id": snapshot, "batch_run_id": run, "name": "drift", "scoring": scoring_dataset(api)}, snapshot
 
@@ -103,6 +114,8 @@ def request_of(route: str, request: dict, dataset: str, values: dict[str, str]) 
         kwargs["json"] = {"artifact_base64": "eA==", "sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
                           "estimator": "e", "metrics": {"auc": 0.5}, "input_schema": {"a": "float"}, "target": "y",
                           "dataset_ids": [dataset]}
+    if kwargs.get("json") == "routing":
+        kwargs["json"] = routing_body(values["served"])
     if kwargs.get("json") == "training":
         kwargs["json"] = {"dataset_id": dataset, "target": "y", "task": "classification", "time_budget_seconds": 1}
     if route == "/v1/users/{username}/role":

@@ -3,7 +3,7 @@ refusal recorded in the audit trail, and the version left where it was."""
 
 from __future__ import annotations
 
-from tests.api.http_story import computed_run, document, new_version, ok, refused, scoring_dataset
+from tests.api.http_story import computed_run, document, new_version, ok, provisioned, refused, released, scoring_dataset
 
 
 def attempts(api) -> list[dict]:
@@ -69,10 +69,11 @@ def test_only_approved_versions_are_deployed_and_a_terminated_deployment_stays_t
     refused(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={}), 409, "illegal_transition")
     document(api, model_id)
     ok(api.call("POST", f"/v1/versions/{version}/approve", "mia", json={"findings": "ok", "batch_run_id": run}))
-    ok(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={}))
-    ok(api.call("POST", f"/v1/versions/{version}/terminate", "mia", json={"reason": "incident 7"}))
+    deployment = ok(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={}), 202)["deployment_id"]
+    provisioned(api, deployment)
+    released(api, ok(api.call("POST", f"/v1/deployments/{deployment}/terminate", "mia", json={"reason": "incident 7"}), 202)["job_id"])
     refused(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={}), 409, "illegal_transition")
-    refused(api.call("POST", f"/v1/versions/{version}/terminate", "mia", json={"reason": "again"}), 409, "illegal_transition")
+    refused(api.call("POST", f"/v1/deployments/{deployment}/terminate", "mia", json={"reason": "again"}), 409, "illegal_transition")
     assert status(api, version) == "terminated"
     assert [a["action"] for a in attempts(api)[-4:]] == ["deploy"] * 4
 

@@ -24,6 +24,14 @@ def _commands(w: World) -> dict[str, object]:
     dataset = w.snapshot_dataset()
     job = w.training_job()
     run = w.app.request_batch_run(w.ds, staged, dataset_id=dataset, label_column="defaulted").id
+    served = w.approved_version()
+    deployment = w.deploy(served)
+    spare = w.deploy(served)
+    queued = w.app.request_deployment(w.manager, served).id
+    rules = {"name": "loans", "rules": [], "default_version_id": str(served)}
+    config = w.app.create_routing_config(w.manager, body=rules).id
+    releasing = w.deploy(served)
+    termination = w.app.terminate_deployment(w.manager, releasing, reason="replaced").id
     return {
         "register_connection": lambda who: w.app.register_connection(who, name="bureau", url="postgresql://u:p@h/db"),
         "revoke_connection": lambda who: w.app.revoke_connection(who, name="bureau"),
@@ -50,8 +58,18 @@ def _commands(w: World) -> dict[str, object]:
         "get_batch_run": lambda who: w.app.get_batch_run(who, run),
         "approve": lambda who: w.app.approve(who, validated, findings="reviewed", batch_run_id=w.runs[validated]),
         "reject": lambda who: w.app.reject(who, validated, findings="reviewed"),
-        "deploy": lambda who: w.app.deploy(who, approved),
-        "terminate": lambda who: w.app.terminate(who, approved, reason="stop"),
+        "request_deployment": lambda who: w.app.request_deployment(who, approved),
+        "cancel_deployment": lambda who: w.app.cancel_deployment(who, queued),
+        "terminate_deployment": lambda who: w.app.terminate_deployment(who, spare, reason="stop"),
+        "get_deployment": lambda who: w.app.get_deployment(who, deployment),
+        "get_termination": lambda who: w.app.get_termination(who, termination),
+        "create_routing_config": lambda who: w.app.create_routing_config(who, body=rules),
+        "update_routing_config": lambda who: w.app.update_routing_config(who, config, body=rules),
+        "roll_back_routing_config": lambda who: w.app.roll_back_routing_config(who, config, revision=1),
+        "rotate_routing_key": lambda who: w.app.rotate_routing_key(who, config),
+        "revoke_routing_key": lambda who: w.app.revoke_routing_key(who, config),
+        "get_routing_config": lambda who: w.app.get_routing_config(who, config),
+        "authorize_routing_reads": lambda who: w.app.authorize_routing_reads(who),
         "retire": lambda who: w.app.retire(who, approved, reason="old"),
         "configure_compliance": lambda who: w.app.configure_compliance(who, w.model_id, risk_tier="high"),
         "edit_section": lambda who: w.app.edit_section(who, w.model_id, "consent", "not mine to write"),

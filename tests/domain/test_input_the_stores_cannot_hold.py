@@ -20,6 +20,8 @@ SHA = hashlib.sha256(b"bytes").hexdigest()
 def _text_fields(w: World) -> dict[str, object]:
     """field → a command that records `text` in that field, everything else valid."""
     staged, validated, approved = w.staged_version(), w.validated_version(), w.approved_version()
+    served = w.approved_version()
+    deployed = w.deploy(served)
     version = {"artifact": b"bytes", "declared_hash": SHA, "estimator": "e", "metrics": {"auc": 0.5}, "input_schema": {"a": "float"},
                    "target": "y", "dataset_ids": [w.dataset_id]}
     dataset = {"name": "d", "source": "s", "schema": {"a": "integer"}, "row_count": 1, "content_hash": "ab" * 32}
@@ -40,7 +42,13 @@ def _text_fields(w: World) -> dict[str, object]:
         "justification": lambda t: w.app.approve(w.manager, validated, findings="ok", justification=t,
                                                  batch_run_id=w.runs[validated]),
         "rejection": lambda t: w.app.reject(w.manager, validated, findings=t),
-        "deployment target": lambda t: w.app.deploy(w.manager, approved, target=t),
+        "deployment target": lambda t: w.app.request_deployment(w.manager, approved, target=t),
+        "termination reason": lambda t: w.app.terminate_deployment(w.manager, deployed, reason=t),
+        "routing config name": lambda t: w.app.create_routing_config(
+            w.manager, body={"name": t, "rules": [], "default_version_id": str(served)}),
+        "routing rule name": lambda t: w.app.create_routing_config(w.manager, body={
+            "name": "r", "default_version_id": str(served),
+            "rules": [{"name": t, "when": {"field": "income", "op": "gt", "value": 1}, "version_id": str(served)}]}),
         "retirement reason": lambda t: w.app.retire(w.manager, approved, reason=t),
         "e-mail": lambda t: w.app.create_user(w.admin, "newcomer", "auditor", email=f"{t}@bank.example"),
         "key label": lambda t: w.app.issue_api_key(w.admin, "manager", t),
@@ -50,7 +58,8 @@ def _text_fields(w: World) -> dict[str, object]:
 
 FIELDS = [
     "dataset name", "dataset source", "model name", "model description", "estimator", "target", "metric name", "label column",
-    "cancellation reason", "section", "findings", "justification", "rejection", "deployment target", "retirement reason",
+    "cancellation reason", "section", "findings", "justification", "rejection", "deployment target", "termination reason",
+    "routing config name", "routing rule name", "retirement reason",
     "e-mail", "key label", "erasure reason"]
 
 

@@ -23,9 +23,9 @@ def test_a_version_walks_the_whole_lifecycle():
     w.document()
     w.app.approve(w.manager, version, findings="meets policy", batch_run_id=w.runs[version])
     seen.append(w.app.get_version(w.ds, version).status)
-    w.app.deploy(w.manager, version, target="local")
+    deployment = w.deploy(version)
     seen.append(w.app.get_version(w.ds, version).status)
-    w.app.terminate(w.manager, version, reason="superseded")
+    w.terminate(deployment)
     seen.append(w.app.get_version(w.ds, version).status)
     w.app.retire(w.manager, version, reason="archived after the 2026 review")
     seen.append(w.app.get_version(w.ds, version).status)
@@ -38,7 +38,7 @@ def test_a_rejected_version_can_only_be_retired():
     version = w.validated_version()
     w.app.reject(w.manager, version, findings="AUC below policy")
     with pytest.raises(IllegalTransition):
-        w.app.deploy(w.manager, version)
+        w.app.request_deployment(w.manager, version)
     w.app.retire(w.manager, version, reason="rejected in review")
     assert w.app.get_version(w.ds, version).status is Status.RETIRED
 
@@ -52,7 +52,7 @@ def test_a_retrained_model_gets_a_new_version_that_walks_the_same_path():
     assert w.app.get_version(w.ds, first).status is Status.APPROVED
 
 
-@pytest.mark.parametrize("step", ["export", "approve", "deploy", "terminate", "retire"])
+@pytest.mark.parametrize("step", ["export", "approve", "deploy", "retire"])
 def test_illegal_transitions_are_refused_and_leave_the_version_as_it_was(step):
     w = make_world()
     version = w.staged_version()
@@ -64,8 +64,7 @@ def test_illegal_transitions_are_refused_and_leave_the_version_as_it_was(step):
         w.app.approve(w.manager, version, findings="ok", batch_run_id=w.runs[version])
         attempt = lambda: w.app.approve(w.manager, version, findings="again", batch_run_id=w.runs[version])  # noqa: E731
     else:
-        attempt = {"deploy": lambda: w.app.deploy(w.manager, version),
-                   "terminate": lambda: w.app.terminate(w.manager, version, reason="x"),
+        attempt = {"deploy": lambda: w.app.request_deployment(w.manager, version),
                    "retire": lambda: w.app.retire(w.manager, version, reason="x")}[step]
     status = w.app.get_version(w.ds, version).status
     with pytest.raises(IllegalTransition):

@@ -53,7 +53,7 @@ def _commands(w):
         Action.EDIT_COMPLIANCE: lambda a: w.app.edit_section(a, w.model_id, "model_info", f"written by {a.username}"),
         Action.CONFIGURE_COMPLIANCE: lambda a: w.app.configure_compliance(a, w.model_id, risk_tier="high"),
         Action.APPROVE: lambda a: w.app.approve(a, validated, findings="reviewed", batch_run_id=w.runs[validated]),
-        Action.DEPLOY: lambda a: w.app.deploy(a, approved),
+        Action.DEPLOY: lambda a: w.app.request_deployment(a, approved),
         Action.REGISTER_MONITORING: lambda a: w.app.register_monitoring(a, w.model_id),
         Action.READ: lambda a: w.app.get_model(a, w.model_id),
     }

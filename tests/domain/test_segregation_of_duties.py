@@ -105,19 +105,21 @@ def test_only_approved_versions_are_deployed():
     w = make_world()
     version = w.validated_version()
     with pytest.raises(IllegalTransition, match="is validated; it cannot deploy"):
-        w.app.deploy(w.manager, version)
+        w.app.request_deployment(w.manager, version)
     assert last_refusal(w).code == "illegal_transition"
 
 
 def test_a_terminated_deployment_stays_terminated():
     w = make_world()
     version = w.approved_version()
-    w.app.deploy(w.manager, version)
-    w.app.terminate(w.manager, version, reason="replaced")
-    for attempt in (lambda: w.app.deploy(w.manager, version), lambda: w.app.terminate(w.manager, version, reason="again")):
+    deployment = w.deploy(version)
+    w.terminate(deployment)
+    for attempt in (lambda: w.app.request_deployment(w.manager, version),
+                    lambda: w.app.terminate_deployment(w.manager, deployment, reason="again")):
         with pytest.raises(IllegalTransition):
             attempt()
     assert w.app.get_version(w.manager, version).status is Status.TERMINATED
+    assert w.app.deployment(deployment).status.value == "terminated"
 
 
 def test_every_refusal_is_recorded_with_who_tried_what_and_why():

@@ -93,6 +93,22 @@ class World:
         self.runs[version_id] = run_id
         return run_id
 
+    def deploy(self, version_id: UUID, *, target: str = "local", size: str = "small") -> UUID:
+        """A deployment provisioned as a deploy worker records it (the version becomes deployed)."""
+        deployment_id = self.app.request_deployment(self.manager, version_id, target=target, size=size).id
+        self.app.start_deployment(deployment_id, worker="w1", attempt=1, lease_seconds=30)
+        self.app.complete_deployment(deployment_id, worker="w1", attempt=1, endpoint="/v1/predict",
+                                     resources=[{"type": "local-serving", "id": str(deployment_id)}])
+        return deployment_id
+
+    def terminate(self, deployment_id: UUID, *, reason: str = "superseded") -> UUID:
+        """A deployment terminated and released, as a deploy worker records it."""
+        termination_id = self.app.terminate_deployment(self.manager, deployment_id, reason=reason).id
+        self.app.start_termination(termination_id, worker="w1", attempt=1, lease_seconds=30)
+        self.app.complete_termination(termination_id, worker="w1", attempt=1,
+                                      released=[{"type": "local-serving", "id": str(deployment_id)}])
+        return termination_id
+
     def document(self) -> None:
         for section in ("model_info", "domain_context", "fairness_bias", "provenance", "consent", "risk_classification"):
             self.app.edit_section(self.compliance, self.model_id, section, f"{section} documented")

@@ -75,9 +75,9 @@ def story(db: Database, after_each: Callable[[], None] | None = None, keys: dict
             step()
             app.approve(mia, version, findings="ok", batch_run_id=run)
             step()
-        app.deploy(mia, version)
+        deployment = deployed(app, mia, version)
         step()
-    app.terminate(mia, version, reason="replaced by a challenger")
+    terminated(app, mia, deployment, reason="replaced by a challenger")
     step()
     app.change_role(admin, "dev", "auditor")
     key_id = keys["dev"].split("_")[1]
@@ -144,9 +144,10 @@ def model_cycle(rng: random.Random, owner: UUID, reviewer: UUID) -> list[Any]:
                                  drift_detected=False, fairness_breach=False, by=reviewer)
         version.approve(by=reviewer, by_name="mia", findings="meets the bar", justification=None, batch_run_id=run_id,
                         missing_mandatory=[])
-        version.deploy(target="local", by=reviewer)
+        deployment_id = uuid4()
+        version.deploy(target="local", by=reviewer, deployment_id=deployment_id)
         if number < 3:
-            version.terminate(by=reviewer, reason="superseded")
+            version.terminate(by=reviewer, reason="superseded", deployment_id=deployment_id)
         out += [*datasets, version]
     out.append(Refusal(owner, "dana", "data_scientist", "approve or reject a model version", "model_version", str(version.id),
                        "forbidden", "dana (data_scientist) may not approve or reject a model version"))
@@ -159,3 +160,21 @@ def history(app: Governance, events: int, rng: random.Random, owner: UUID, revie
     while written < events:
         written = app.save(*[a for _ in range(5) for a in model_cycle(rng, owner, reviewer)])[-1].notification.id
     return written
+
+
+def deployed(app: Any, manager: Any, version: Any) -> Any:
+    """A local deployment provisioned as a deploy worker records it."""
+    deployment = app.request_deployment(manager, version).id
+    app.start_deployment(deployment, worker="w1", attempt=1, lease_seconds=30)
+    app.complete_deployment(deployment, worker="w1", attempt=1, endpoint="/v1/predict",
+                            resources=[{"type": "local-serving", "id": str(deployment)}])
+    return deployment
+
+
+def terminated(app: Any, manager: Any, deployment: Any, *, reason: str) -> Any:
+    """A deployment terminated and released as a deploy worker records it."""
+    termination = app.terminate_deployment(manager, deployment, reason=reason).id
+    app.start_termination(termination, worker="w1", attempt=1, lease_seconds=30)
+    app.complete_termination(termination, worker="w1", attempt=1,
+                             released=[{"type": "local-serving", "id": str(deployment)}])
+    return termination

@@ -1,0 +1,7 @@
+"""Deployments and routing: read models of deployments and routing configs, and the versions each deployment serves."""
+
+from migrations.read_models import rebuilt
+
+__depends__ = {"0006_training"}
+
+steps = rebuilt("INTEGER")
