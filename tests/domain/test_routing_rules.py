@@ -567,7 +567,8 @@ def test_an_all_of_comparisons_on_one_number_field_is_refused_exactly_when_no_nu
         check_config(when(condition), FACTS)
         refused = False
     except RoutingInvalid as e:
-        refused = (e.rule, e.field) == (YA, "income")
+        assert (e.rule, e.field) == (YA, "income") and "can never hold" in e.message, e.message
+        refused = True
     assert refused is not possible
 
 
@@ -578,7 +579,7 @@ def test_shadows_are_listed_on_every_decision_and_never_answer():
         assert decision.shadow_version_ids == (E,) and decision.version_id != E
 
 
-def test_a_datetime_feature_compared_one_microsecond_apart():
+def test_a_datetime_one_microsecond_before_the_bound_is_before_it():
     rules = check_config(when(leaf("seen", "lt", "2024-01-01T00:00:00Z")), FACTS)
     just_before = datetime(2024, 1, 1, tzinfo=timezone.utc) - timedelta(microseconds=1)
     assert route(rules, {"seen": just_before.isoformat()}, "r", SALT).rule == YA
