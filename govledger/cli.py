@@ -48,7 +48,7 @@ from ledger.sealer import seal_pending
 from ledger.verify import read_trusted_checkpoint, verify_store
 from workers.sealer import run_sealer
 
-from . import cli_batch, cli_deploy, cli_training
+from . import cli_batch, cli_deploy, cli_serving, cli_training
 from .bootstrap import OPERATOR, Ledger
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
@@ -179,6 +179,7 @@ app.command("batch-run")(cli_batch.batch_run)
 app.command()(cli_deploy.deploy)
 app.add_typer(cli_deploy.deployments, name="deployments")
 app.add_typer(cli_deploy.routing, name="routing")
+app.command("serve-model")(cli_serving.serve_model)
 
 keys = typer.Typer(no_args_is_help=True, help="The sealer's signing key pair.")
 app.add_typer(keys, name="keys")

@@ -143,9 +143,23 @@ def dump_model(model: Any) -> bytes:
 
 def load_model(store: LocalArtifactStore, digest: str) -> Any:
     """Load a model whose bytes match `digest`, refusing any type outside skops' defaults and TRUSTED_TYPES."""
+    return _load_trusted(store.get(digest), digest)
+
+
+def load_model_bytes(data: bytes, digest: str) -> Any:
+    """Load a model from bytes read outside the store (a file given to a model server), only if they hash to
+    `digest`, the hash the ledger recorded; with the same type policy as load_model."""
+    if not _SHA256.match(digest):
+        raise ArtifactError(f"{digest!r} is not a SHA-256 hex digest")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != digest:
+        raise ArtifactError(f"the artifact's bytes hash to {actual}, not {digest} as the ledger recorded; refusing to load it")
+    return _load_trusted(data, digest)
+
+
+def _load_trusted(data: bytes, digest: str) -> Any:
     import skops.io as sio
 
-    data = store.get(digest)
     try:
         untrusted = set(sio.get_untrusted_types(data=data))
     except Exception as e:  # skops raises several types for a file that is not a skops archive
