@@ -43,10 +43,27 @@ class Settings(BaseSettings):
     dask_scheduler: str | None = Field(default=None, description="a Dask scheduler address (tcp://HOST:8786): cross-validation fits run on that cluster")
     deploy_lease: float = Field(default=120, ge=5, le=3_600, description="seconds a deploy worker's claim lasts unless renewed; a dead worker's deployment is taken over (and its resources adopted) after it")
     source_timeout: float = Field(default=60, gt=0, le=3_600, description="seconds a dataset query may run")
+    aws_endpoint_url: str | None = Field(default=None, description="an AWS-compatible endpoint for the AWS deployment targets' EC2, Auto Scaling, Lambda and S3 calls; real AWS when unset (credentials come from the AWS chain)")
+    aws_region: str = Field(default="us-east-1", description="the region the AWS deployment targets provision in")
+    aws_ami: str | None = Field(default=None, description="the image (ami-…) the aws-ec2 and aws-asg targets boot; it must carry systemd, the AWS CLI and govledger")
+    aws_subnets: str = Field(default="", description="comma-separated subnet ids the aws-ec2 and aws-asg targets launch in; the default VPC and the region's zones when empty")
+    aws_security_groups: str = Field(default="", description="comma-separated security group ids of the instances; the VPC's default group when empty")
+    aws_instance_profile: str | None = Field(default=None, description="the IAM instance profile (name or ARN) instances run with: it must let them read the artifact bucket")
+    aws_artifact_bucket: str | None = Field(default=None, description="the S3 bucket artifacts and Lambda packages are uploaded to for the AWS targets")
+    aws_lambda_role: str | None = Field(default=None, description="the IAM role ARN the aws-lambda target's functions run as; it must let them read the artifact bucket")
+    aws_retries: int = Field(default=3, ge=1, le=10, description="attempts per AWS call, the first included: throttled and transient failures are retried with backoff")
 
     @property
     def s3_ingest_bucket_names(self) -> frozenset[str]:
         return frozenset(b.strip() for b in self.s3_ingest_buckets.split(",") if b.strip())
+
+    @property
+    def aws_subnet_ids(self) -> tuple[str, ...]:
+        return tuple(s.strip() for s in self.aws_subnets.split(",") if s.strip())
+
+    @property
+    def aws_security_group_ids(self) -> tuple[str, ...]:
+        return tuple(g.strip() for g in self.aws_security_groups.split(",") if g.strip())
 
     @property
     def resolved_database_url(self) -> str:
