@@ -34,6 +34,7 @@ from ledger_tools import open_checkpoint, verify_inclusion
 from projections.queries import Query
 from projections.runner import Projector
 from workers.batch import BatchRunner
+from workers.deployer import Deployer
 from workers.jobs import JobWorker, WorkerSettings
 from workers.trainer import Trainer
 
@@ -61,6 +62,8 @@ Track = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 #: scientist's, for the training tour.
 ADMIN_KEY_FILE = "demo-admin.apikey"
 DATA_SCIENTIST_KEY_FILE = "demo-dana.apikey"
+ROUTING_KEY_FILE = "demo-routing.key"
+MANAGER_KEY_FILE = "demo-mia.apikey"
 
 
 def keep_admin_key(data_dir: Path, token: str, file: str = ADMIN_KEY_FILE) -> Path:
@@ -148,15 +151,15 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
         "the ledger keeps only its SHA-256")
     admin = gov.authenticate(admin_key)
     cast = {}
-    dana_key = ""
+    keys = {}
     for name, role in TEAM.items():
         gov.create_user(admin, name, role)
-        key = gov.issue_api_key(admin, name, "demo").api_key
-        cast[name] = gov.authenticate(key)
-        dana_key = key if name == "dana" else dana_key
+        keys[name] = gov.issue_api_key(admin, name, "demo").api_key
+        cast[name] = gov.authenticate(keys[name])
     say("   users: " + ", ".join(f"{n} ({r})" for n, r in TEAM.items()))
     dana, mia, cora = cast["dana"], cast["mia"], cast["cora"]
-    keep_admin_key(data_dir, dana_key, DATA_SCIENTIST_KEY_FILE)
+    keep_admin_key(data_dir, keys["dana"], DATA_SCIENTIST_KEY_FILE)
+    keep_admin_key(data_dir, keys["mia"], MANAGER_KEY_FILE)
 
     with track("registering bureau-feed partitions", days * len(REGIONS)) as advance:
         feed = register_feed(gov, dana, data_dir, days=days, rows=rows, progress=advance)
@@ -231,13 +234,46 @@ def tell(ledger: Any, days: int, rows: int, out: Any, track: Track) -> None:
     say(f"8. mia approves version 1. Compliance score {score.score}/100 ({score.risk_tier} risk):")
     for row in score.sections:
         say(f"     {row.section:20} {row.status:16} {'mandatory' if row.mandatory else 'optional ':9}  {row.detail}")
+    deployment_id, config_id = _deploy_and_route(ledger, gov, cast, version_id, track, say)
     _read_models(ledger, gov, model_id, say)
     _prove(ledger, say)
     say(f"try: govledger replay {feed[0]} --version 1 · govledger export --out model.tar.gz --model {model_id} · "
         f"govledger erase-subject {cast['dev'].user_id} --reason \"GDPR request 2026-117\" (dev, who did nothing else)")
     say(f"train: govledger train --dataset {train_id} --target {TARGET} --task classification --budget 5 · "
         f"govledger jobs show {job_id} (as dana: GOVLEDGER_API_KEY=$(cat {data_dir / DATA_SCIENTIST_KEY_FILE}))")
+    say(f"deploy: govledger deployments show {deployment_id} · govledger routing show {config_id} --history "
+        f"(as mia: GOVLEDGER_API_KEY=$(cat {data_dir / MANAGER_KEY_FILE}))")
     _try_over_http(key_file, say)
+
+
+def _deploy_and_route(ledger: Any, gov: Governance, cast: dict[str, Actor], version_id: UUID, track: Track,
+                      say: Callable[..., None]) -> tuple[UUID, UUID]:
+    """The approved version deployed on the embedded target and routed to; the routing key kept in a file."""
+    mia, dana = cast["mia"], cast["dana"]
+    try:
+        gov.request_deployment(dana, version_id)
+    except Refused as refusal:
+        say(f"9. refused and recorded: dana tries to deploy her own model — [{refusal.code}] {refusal.message}")
+    deployment_id = gov.request_deployment(mia, version_id, target="local", size="medium").id
+    deployer = Deployer(gov, ledger.db, ledger.artifacts, _settings(ledger), ledger.targets())
+    deployment = _work(deployer, ledger, deployment_id, "deployment", track)
+    if deployment.status.value != "active":
+        raise RuntimeError(f"the demo's deployment {deployment_id} ended {deployment.status}: {deployment.error}")
+    config = gov.create_routing_config(mia, body={
+        "name": "retail credit", "default_version_id": str(version_id),
+        "rules": [{"name": "thin credit files", "when": {"all": [{"field": "age", "op": "lt", "value": 25},
+                                                                  {"field": "credit_history_months", "op": "lt", "value": 24}]},
+                   "version_id": str(version_id)}]})
+    key_file = keep_admin_key(ledger.settings.data_dir, config.api_key or "", ROUTING_KEY_FILE)
+    say(f"   mia deploys version 1 on the embedded target (medium: {deployment.resources[0]['concurrency']} concurrent "
+        f"predictions, {deployment.resources[0]['replicas']} replicas) after a deploy worker loaded its artifact, hash "
+        f"checked; she routes \"retail credit\" to it (rule \"thin credit files\": age < 25 and under two years of credit "
+        f"history; default: version 1); its routing key is in {key_file} (mode 0600), the ledger keeps only its SHA-256")
+    try:
+        gov.terminate_deployment(mia, deployment_id, reason="testing the gate")
+    except Refused as refusal:
+        say(f"   refused and recorded: terminating it while routed — [{refusal.code}] {refusal.message}")
+    return deployment_id, config.id  # type: ignore[return-value]
 
 
 def _read_models(ledger: Any, gov: Any, model_id: UUID, say: Callable[..., None]) -> None:
@@ -265,7 +301,7 @@ def _prove(ledger: Any, say: Callable[..., None]) -> None:
         leaf = conn.execute(f"SELECT leaf_hash FROM ledger_events WHERE {db.nid_column} = {db.param()}", (position + 1,)).fetchone()[0]
         proof = stored_inclusion_proof(db, conn, position, checkpoint.size)
         verify_inclusion(position, checkpoint.size, bytes(leaf), proof, checkpoint.root)
-    say(f"9. the sealer signs checkpoint {sealed.size if sealed else checkpoint.size}:")
+    say(f"10. the sealer signs checkpoint {sealed.size if sealed else checkpoint.size}:")
     say(note, end="")
     say(f"   verify: {report.events:,} events, chain intact, {report.checkpoints} checkpoint(s) consistent")
     say(f"   inclusion: event {position} is in the signed tree ({len(proof)}-hash proof verified with ledger_tools)")

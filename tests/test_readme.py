@@ -44,7 +44,7 @@ class Shell:
     def run(self, line: str) -> subprocess.CompletedProcess[str]:
         if re.match(r"(export )?[A-Z_]+=", line):
             self.assignments.append(line)
-        for placeholder in ("USER_ID", "DATASET_ID", "JOB_ID", "ID"):  # \bID\b does not match inside the others
+        for placeholder in ("USER_ID", "DATASET_ID", "JOB_ID", "DEPLOYMENT_ID", "CONFIG_ID", "ID"):  # \bID\b is not inside the others
             if re.search(rf"\b{placeholder}\b", line.split("#")[0]):
                 line = re.sub(rf"\b{placeholder}\b", self.ids[placeholder], line)
         env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
@@ -69,6 +69,8 @@ def toured(tmp_path_factory: pytest.TempPathFactory) -> tuple[Shell, str]:
             shell.ids["USER_ID"] = re.search(r"govledger erase-subject (\S+)", result.stdout).group(1)
             shell.ids["DATASET_ID"] = re.search(r"govledger train --dataset (\S+)", result.stdout).group(1)
             shell.ids["JOB_ID"] = re.search(r"govledger jobs show (\S+)", result.stdout).group(1)
+            shell.ids["DEPLOYMENT_ID"] = re.search(r"govledger deployments show (\S+)", result.stdout).group(1)
+            shell.ids["CONFIG_ID"] = re.search(r"govledger routing show (\S+)", result.stdout).group(1)
     return shell, demo_output
 
 
@@ -84,6 +86,19 @@ def test_the_readme_training_tour_runs_as_written_as_the_demos_data_scientist(to
     results = [shell.run(line) for line in block_with("govledger train")]
     assert "succeeded" in results[-1].stdout
     assert "queued" in results[-2].stdout
+
+
+def test_the_readme_deploy_tour_runs_as_written_as_the_demos_manager(toured):
+    shell, demo_output = toured
+    listed, shown, history, rollback, rotated = [shell.run(line) for line in block_with("govledger deployments list")][1:]
+    assert "active" in listed.stdout and "medium" in listed.stdout
+    assert "serving at /v1/predict" in shown.stdout
+    assert "revision 1" in history.stdout and "thin credit files" in history.stdout
+    assert "revision 2" in rollback.stdout and "rollback to revision 1" in rollback.stdout
+    key = rotated.stdout.split("keep it secret): ")[1].split()[0]
+    assert key.startswith("grk_") and key not in demo_output
+    routing_key = (shell.cwd / "govledger-data" / "demo-routing.key").read_text().strip()
+    assert routing_key not in demo_output and stat.S_IMODE((shell.cwd / "govledger-data" / "demo-routing.key").stat().st_mode) == 0o600
 
 
 def test_the_demo_leaves_roots_api_key_in_a_file_only_its_owner_can_read_and_never_prints_it(toured):
