@@ -4,13 +4,17 @@ read as of any position, and their keys rotated or revoked. Managers change them
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date, timedelta
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, StrictInt
 
+from domain.roles import Action
 from domain.routing import RoutingConfig, readable_rules
+from ledger.errors import InvalidArgument
+from projections.predictions import traffic
 from projections.queries import ROUTING_COLUMNS
 
 from .bodies import StrictJsonRoute
@@ -178,3 +182,36 @@ def config_view(config: RoutingConfig) -> dict[str, Any]:
 
 def _row(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in with_position(row).items() if k != "created"}
+
+
+class TrafficPublic(BaseModel):
+    as_of_position: int
+    routing_config_id: str | None
+    predictions: int = Field(description="answered predictions in the period (shadow scores not included)")
+    shadow_predictions: int
+    by_version: list[dict[str, Any]] = Field(description="each version's answered predictions and share")
+    by_size: list[dict[str, Any]] = Field(description="each target and size: answered and shadow predictions, share, cost")
+    prices_per_1000: dict[str, float]
+    cost: float = Field(description="estimated: every prediction served (shadow scores too) at its deployment size's price")
+    cost_all_at_dearest_size: float = Field(description="the same traffic all served at the dearest size in use")
+    dearest_size: str
+    saving: float = Field(description="what the routing saved: cost_all_at_dearest_size − cost")
+    from_: str = Field(alias="from")
+    to: str
+
+
+@router.get("/routing-traffic", response_model=TrafficPublic, response_model_by_alias=True)
+def routing_traffic(services: ServicesDep, actor: CurrentActor, from_: Annotated[date, Query(alias="from")],
+                    to: Annotated[date, Query(description="the last day of the period, inclusive")],
+                    routing_config_id: UUID | None = None, as_of: AsOf = None) -> dict[str, Any]:
+    """For a period (UTC days, both inclusive): the share of predictions each version and each target size answered,
+    and their estimated cost from the price table (GOVLEDGER_PRICES_PER_1000) against the same traffic at the dearest
+    size in use: what the routing saves."""
+    if to < from_:
+        raise InvalidArgument(f"the period ends ({to}) before it starts ({from_})")
+    services.governance.authorize_routing_reads(actor)
+    start, end = f"{from_.isoformat()}T00:00:00", f"{(to + timedelta(days=1)).isoformat()}T00:00:00"
+    with reading(services, actor, "routing traffic", as_of=as_of, allowed=Action.READ_ROUTING) as r:
+        found = traffic(r.conn, r.param, nid=r.nid, start=start, end=end,
+                        config_id=routing_config_id and str(routing_config_id), prices=services.settings.price_table)
+    return {**found, "as_of_position": r.position, "from": from_.isoformat(), "to": to.isoformat()}

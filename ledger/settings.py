@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     training_lease: float = Field(default=30, ge=1, le=3_600, description="seconds a training worker's claim lasts unless renewed; a dead worker's job is taken over after it")
     training_cv_folds: int = Field(default=5, ge=2, le=20, description="cross-validation folds of the AutoML search")
     dask_scheduler: str | None = Field(default=None, description="a Dask scheduler address (tcp://HOST:8786): cross-validation fits run on that cluster")
+    prices_per_1000: str = Field(default="small=0.02,medium=0.05,large=0.12", description="the estimated cost of 1,000 predictions by deployment size (size=price, comma-separated), for the routing traffic read model")
     deploy_lease: float = Field(default=120, ge=5, le=3_600, description="seconds a deploy worker's claim lasts unless renewed; a dead worker's deployment is taken over (and its resources adopted) after it")
     source_timeout: float = Field(default=60, gt=0, le=3_600, description="seconds a dataset query may run")
     aws_endpoint_url: str | None = Field(default=None, description="an AWS-compatible endpoint for the AWS deployment targets' EC2, Auto Scaling, Lambda and S3 calls; real AWS when unset (credentials come from the AWS chain)")
@@ -52,6 +53,20 @@ class Settings(BaseSettings):
     aws_artifact_bucket: str | None = Field(default=None, description="the S3 bucket artifacts and Lambda packages are uploaded to for the AWS targets")
     aws_lambda_role: str | None = Field(default=None, description="the IAM role ARN the aws-lambda target's functions run as; it must let them read the artifact bucket")
     aws_retries: int = Field(default=3, ge=1, le=10, description="attempts per AWS call, the first included: throttled and transient failures are retried with backoff")
+
+    @property
+    def price_table(self) -> dict[str, float]:
+        """The price of 1,000 predictions by size, from prices_per_1000."""
+        table: dict[str, float] = {}
+        for entry in filter(None, (e.strip() for e in self.prices_per_1000.split(","))):
+            size, _, price = entry.partition("=")
+            try:
+                table[size.strip()] = float(price)
+            except ValueError:
+                raise ConfigError(f"GOVLEDGER_PRICES_PER_1000: {entry!r} is not size=price") from None
+            if not 0 <= table[size.strip()] < float("inf"):
+                raise ConfigError(f"GOVLEDGER_PRICES_PER_1000: {entry!r} is not a price")
+        return table
 
     @property
     def s3_ingest_bucket_names(self) -> frozenset[str]:

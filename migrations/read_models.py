@@ -13,7 +13,7 @@ from yoyo import step
 
 OLD = ("registry_models", "registry_versions", "projection_event_times")
 TABLES = ("registry_models", "registry_versions", "registry_datasets", "registry_users", "audit_trail", "jobs",
-          "deployments", "routing_configs")
+          "deployments", "routing_configs", "predictions")
 
 
 def _tables(big: str) -> list[tuple[str, str]]:
@@ -51,6 +51,12 @@ def _tables(big: str) -> list[tuple[str, str]]:
                             f" rule_set TEXT, key_id TEXT, created_by TEXT NOT NULL, created_at TEXT NOT NULL,"
                             f" configured_by TEXT, configured_at TEXT, created {big} NOT NULL,"
                             f" {versioned}, PRIMARY KEY (routing_config_id, valid_from)"),
+        ("predictions", f"notification_id {big} PRIMARY KEY, prediction_id TEXT NOT NULL, request_id TEXT NOT NULL,"
+                        f" recorded_at TEXT NOT NULL, routing_config_id TEXT NOT NULL, revision INTEGER NOT NULL,"
+                        f" key_id TEXT NOT NULL, rule TEXT, branch INTEGER, bucket DOUBLE PRECISION, version_id TEXT NOT NULL,"
+                        f" model_id TEXT NOT NULL, deployment_id TEXT NOT NULL, shadow INTEGER NOT NULL, subject_id TEXT,"
+                        f" prediction TEXT NOT NULL, score DOUBLE PRECISION, explanation TEXT NOT NULL,"
+                        f" latency_ms DOUBLE PRECISION NOT NULL"),
     ]
 
 
@@ -68,6 +74,10 @@ INDEXES = [
     ("deployments_created", "deployments (created, deployment_id)"),
     ("deployments_version", "deployments (version_id, created)"),
     ("routing_configs_created", "routing_configs (created, routing_config_id)"),
+    ("predictions_at", "predictions (recorded_at, notification_id)"),
+    ("predictions_request", "predictions (request_id, notification_id)"),
+    ("predictions_subject", "predictions (subject_id, notification_id)"),
+    ("predictions_version", "predictions (version_id, notification_id)"),
 ]
 
 

@@ -23,6 +23,7 @@ from migrations.read_models import TABLES
 
 from .audit import AuditTrail, Jobs
 from .deployments import DeploymentsView
+from .predictions import PredictionsView
 from .registry import Lookups, Registry
 from .rows import Rows
 
@@ -47,7 +48,8 @@ class Projector:
         lookups = Lookups(self.rows)
         self.registry = Registry(self.rows)
         self.audit = AuditTrail(self.rows, lookups)
-        self.models = [self.registry, self.audit, Jobs(self.rows, lookups), DeploymentsView(self.rows)]
+        self.models = [self.registry, self.audit, Jobs(self.rows, lookups), DeploymentsView(self.rows),
+                       PredictionsView(self.rows)]
 
     def _apply_batch(self, conn: Any, position: int, end: int) -> None:
         p, nid_col, mapper = self.db.param(), self.db.nid_column, self.app.mapper

@@ -87,10 +87,12 @@ def released(api: Any, termination: str) -> None:
     api.app.complete_termination(UUID(termination), worker="w1", attempt=1, released=[])
 
 
-def deployed_version(api: Any, *, blob: bytes = b"served artifact", target: str = "local") -> tuple[str, str]:
+def deployed_version(api: Any, *, blob: bytes = b"served artifact", target: str = "local",
+                     size: str = "small") -> tuple[str, str]:
     """(version id, deployment id) of an approved version deployed over HTTP and provisioned."""
     version = approved_version(api, blob=blob)
-    deployment = ok(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={"target": target}), 202)["deployment_id"]
+    deployment = ok(api.call("POST", f"/v1/versions/{version}/deploy", "mia", json={"target": target, "size": size}),
+                    202)["deployment_id"]
     provisioned(api, deployment)
     return version, deployment
 

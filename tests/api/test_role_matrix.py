@@ -49,6 +49,7 @@ MATRIX: dict[tuple[str, str], tuple[Action, dict]] = {
     ("POST", "/v1/deployments/{deployment_id}/terminate"): (Action.DEPLOY, {"json": {"reason": "stop"}}),
     ("POST", "/v1/routing-configs"): (Action.DEPLOY, {"json": "routing"}),
     ("GET", "/v1/routing-configs"): (Action.READ_ROUTING, {}),
+    ("GET", "/v1/routing-traffic"): (Action.READ_ROUTING, {"params": {"from": "2026-06-01", "to": "2026-06-30"}}),
     ("GET", "/v1/routing-configs/{routing_config_id}"): (Action.READ_ROUTING, {}),
     ("PUT", "/v1/routing-configs/{routing_config_id}"): (Action.DEPLOY, {"json": "routing"}),
     ("GET", "/v1/routing-configs/{routing_config_id}/history"): (Action.READ_ROUTING, {}),
