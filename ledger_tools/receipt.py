@@ -140,7 +140,7 @@ def parse_receipt_json(text: str) -> str:
     for name, value in stated.items():
         if type(record[name]) is not type(value) or record[name] != value:
             raise VerificationError(f"RECEIPT.json's {name} {_short(record[name])} is not its signed note's {value!r}")
-    if record["key"] not in _signature_names(note):
+    if not isinstance(record["key"], str) or record["key"] not in _signature_names(note):
         raise VerificationError(f"RECEIPT.json names the key {_short(record['key'])}, which signed nothing in its note")
     return note
 
