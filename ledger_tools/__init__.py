@@ -9,6 +9,8 @@ Only the standard library and `cryptography` are needed. Public API:
 - the govledger event chain: `leaf_bytes`, `event_leaf_hash`, `chain_hash`, `chain_events`, `check_chain`;
 - bundles for regulators: `ledger_tools.bundle.verify_bundle` (a pinned key required; completeness and
   consistency against a held checkpoint) and `ledger_tools.archive.read_bundle`;
+- prediction receipts: `ledger_tools.receipt` (`make_receipt`, `cosign_checkpoint`, `make_proof` for the
+  service; `verify_receipt` for the customer, with the receipt key pinned);
 - errors: every failure is a `LedgerToolsError`; no input, however malformed, raises anything else.
 """
 
@@ -46,4 +48,4 @@ __all__ = [
     "open_note", "root_from_inclusion_proof", "root_from_leaf_hashes", "sign_checkpoint", "sign_note",
     "verify_consistency", "verify_inclusion",
 ]
-__version__ = "0.2.0"  # 0.2: bundle format govledger-bundle/2, a pinned key required
+__version__ = "0.3.0"  # 0.3: prediction receipts; 0.2: bundle format govledger-bundle/2, a pinned key required

@@ -3,6 +3,9 @@
     python -m ledger_tools verify BUNDLE --trusted-key VKEY_FILE [--held-checkpoint NOTE_FILE] [--max-bytes N]
     python -m ledger_tools verify BUNDLE --insecure-trust-bundle-key      (checks nothing about who signed it)
     python -m ledger_tools checkpoint NOTE_FILE --key VKEY_FILE [--origin ORIGIN]
+    python -m ledger_tools receipt RECEIPT PROOF --trusted-key VKEY_FILE [--log-key VKEY_FILE]
+
+`ledger-verify BUNDLE …` is `verify`, and `ledger-verify receipt …` is `receipt`.
 
 Exit 0 when everything holds, 1 when a check fails, 2 on unusable input or usage; every error is one line.
 """
@@ -20,9 +23,10 @@ from typing import NoReturn
 
 from .archive import MAX_BUNDLE_BYTES
 from .bundle import verify_bundle
-from .checkpoint import open_checkpoint
+from .checkpoint import Checkpoint, open_checkpoint
 from .errors import LedgerToolsError, MalformedInputError, VerificationError
-from .note import Verifier
+from .note import Verifier, note_text
+from .receipt import PROOF_FORMAT, RECEIPT_FORMAT, parse_proof, parse_proof_json, parse_receipt_json, verify_receipt
 
 _NO_KEY = ("pass --trusted-key VKEY_FILE, the ledger's verifier key you were given; or, to check only that the "
            "bundle agrees with itself, --insecure-trust-bundle-key")
@@ -62,7 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     vb.add_argument("--max-bytes", type=int, default=MAX_BUNDLE_BYTES, help="refuse bundles larger than this in all")
     vb.add_argument("--insecure-trust-bundle-key", action="store_true",
                     help="no pinned key: check the bundle against the key it carries (proves nothing about its origin)")
+    rc = sub.add_parser("receipt", help="verify that the log holds the prediction a receipt was given for")
+    rc.add_argument("receipt", help="RECEIPT.json as the service answered it, or the receipt's signed note")
+    rc.add_argument("proof", help="PROOF.json as the service answered it, or the C2SP tlog-proof text")
+    rc.add_argument("--trusted-key", required=True,
+                    help="file holding the receipt key the service published (name+id+base64key)")
+    rc.add_argument("--log-key", help="file holding the log's verifier key: require its signature on the checkpoint too")
     args = parser.parse_args(argv)
+    if args.command == "receipt":
+        return _run(lambda: _receipt(args.receipt, args.proof, args.trusted_key, args.log_key))
     if args.command == "verify":
         if args.trusted_key is None and not args.insecure_trust_bundle_key:
             parser.error(_NO_KEY)
@@ -115,6 +127,27 @@ def _checkpoint(note: str, key: str, origin: str | None) -> list[str]:
             f"root {base64.b64encode(checkpoint.root).decode()}, signed by {verifier.name}+{verifier.id.hex()}"]
 
 
+def _receipt(receipt_file: str, proof_file: str, key_file: str, log_key_file: str | None) -> list[str]:
+    trusted = Verifier.parse(_read(key_file))
+    log_key = Verifier.parse(_read(log_key_file)) if log_key_file is not None else None
+    # Each file is its JSON wrapper or the raw text, which begins with its format's first line.
+    receipt_text, proof_text = _read(receipt_file), _read(proof_file)
+    note = receipt_text if receipt_text.startswith(RECEIPT_FORMAT + "\n") else parse_receipt_json(receipt_text)
+    proof = proof_text if proof_text.startswith(PROOF_FORMAT + "\n") else parse_proof_json(proof_text)
+    receipt = verify_receipt(note, proof, trusted, log_key=log_key)
+    checkpoint = Checkpoint.parse(note_text(parse_proof(proof).checkpoint_note))
+    recorded = receipt.recorded_at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    lines = [f"OK: receipt for request {receipt.request_id} at position {receipt.position} is in the log "
+             f"(tree size {checkpoint.size}, root {base64.b64encode(checkpoint.root).decode()})",
+             f"OK: the receipt (recorded at {recorded} by the service's clock) and the checkpoint of "
+             f"{checkpoint.origin!r} are signed by the receipt key {trusted.name}+{trusted.id.hex()}"]
+    if log_key is None:
+        lines.append("NOT CHECKED: the log's own signature on the checkpoint (pass --log-key with the log's verifier key)")
+    else:
+        lines.append(f"OK: the checkpoint is signed by the log's key {log_key.name}+{log_key.id.hex()} too")
+    return lines
+
+
 def _verify(bundle: str, trusted_key_file: str | None, held_file: str | None, max_bytes: int) -> list[str]:
     trusted = _read(trusted_key_file) if trusted_key_file is not None else None
     held = _read(held_file) if held_file is not None else None
@@ -124,8 +157,10 @@ def _verify(bundle: str, trusted_key_file: str | None, held_file: str | None, ma
 
 
 def verify_main() -> None:
-    """The `ledger-verify BUNDLE --trusted-key FILE [--held-checkpoint NOTE]` console script."""
-    sys.exit(main(["verify", *sys.argv[1:]]))
+    """The `ledger-verify` console script: `ledger-verify BUNDLE --trusted-key FILE [--held-checkpoint NOTE]`, or
+    `ledger-verify receipt RECEIPT PROOF --trusted-key FILE [--log-key FILE]` (a bundle named `receipt` is `./receipt`)."""
+    args = sys.argv[1:]
+    sys.exit(main(args if args[:1] == ["receipt"] else ["verify", *args]))
 
 
 if __name__ == "__main__":

@@ -1,15 +1,22 @@
-"""The worked example of docs/ledger-format.md holds, byte for byte, and its example bundle verifies."""
+"""The worked examples of docs/ledger-format.md hold, byte for byte: its bundle and its receipt verify.
+
+`python -m tests.ledger_tools.test_format_example` prints the receipt example's blocks, to paste into the page.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ledger_tools import Checkpoint, Signer, Verifier, open_checkpoint, root_from_leaf_hashes, sign_checkpoint
+from ledger_tools.__main__ import main
 from ledger_tools.bundle import verify_bundle
 from ledger_tools.chain import GENESIS, chain_events, chain_hash, event_leaf_hash, leaf_bytes
+from ledger_tools.receipt import cosign_checkpoint, make_proof, make_receipt, proof_json, receipt_json, verify_receipt
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "ledger-format.md").read_text()
 OID = "6b5b2325-3906-44e4-a203-3eba19254a7e"
@@ -47,3 +54,46 @@ def test_the_documented_bundle_is_one_the_exporter_wrote_and_it_verifies(tmp_pat
     assert (report.first_position, report.last_position, report.tree_size) == (1, 2, 3)
     proofs = [json.loads(line) for line in files["proofs.jsonl"].splitlines()]
     assert [len(base64.b64decode(p["path"])) // 32 for p in proofs] == [2, 1]  # as the page says
+
+
+LOG_KEY = Signer("example.govledger/ledger", bytes(range(32)))
+RECEIPT_KEY = Signer("example.govledger/receipts", bytes(range(32, 64)))
+
+
+def receipt_example() -> dict[str, str]:
+    """The receipt for position 1 of the worked bundle's ledger, and its proof, made as the service makes them."""
+    bundle = dict(re.findall(r"```text file=(\S+)\n(.*?)```", DOC, flags=re.DOTALL))
+    event = json.loads(bundle["events.jsonl"].splitlines()[0])
+    path = base64.b64decode(json.loads(bundle["proofs.jsonl"].splitlines()[0])["path"])
+    assert event["position"] == 1
+    leaf = event_leaf_hash(event["originator_id"], event["originator_version"], event["topic"],
+                           base64.b64decode(event["state"]))
+    note = make_receipt(origin=LOG_KEY.name, position=1, leaf_hash=leaf, request_id="req-0001", signer=RECEIPT_KEY,
+                        recorded_at=datetime(2026, 11, 22, 11, 47, 43, 230114, tzinfo=timezone.utc))
+    checkpoint = cosign_checkpoint(bundle["checkpoint.note"], LOG_KEY.verifier, RECEIPT_KEY)
+    proof = make_proof(index=1, hashes=[path[i:i + 32] for i in range(0, len(path), 32)], checkpoint_note=checkpoint)
+    return {"receipt.vkey": f"{RECEIPT_KEY.verifier}\n", "receipt.note": note,
+            "RECEIPT.json": receipt_json(note, RECEIPT_KEY.verifier), "proof.tlog-proof": proof,
+            "PROOF.json": proof_json(proof)}
+
+
+def test_the_documented_receipt_and_proof_are_what_the_example_keys_make_and_they_verify(tmp_path, capsys):
+    documented = dict(re.findall(r"```text example=(\S+)\n(.*?)```", DOC, flags=re.DOTALL))
+    expected = receipt_example()
+    assert documented == expected, "regenerate with: python -m tests.ledger_tools.test_format_example"
+    assert str(RECEIPT_KEY) in DOC
+    receipt = verify_receipt(expected["receipt.note"], expected["proof.tlog-proof"], RECEIPT_KEY.verifier,
+                             log_key=LOG_KEY.verifier, origin=LOG_KEY.name)
+    assert (receipt.position, receipt.request_id) == (1, "req-0001")
+    for name, text in documented.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "signing.vkey").write_text(f"{LOG_KEY.verifier}\n")
+    status = main(["receipt", str(tmp_path / "RECEIPT.json"), str(tmp_path / "PROOF.json"),
+                   "--trusted-key", str(tmp_path / "receipt.vkey"), "--log-key", str(tmp_path / "signing.vkey")])
+    out = capsys.readouterr().out
+    assert status == 0 and f"```\n{out}```" in DOC  # the verdict the page shows
+
+
+if __name__ == "__main__":
+    for name, text in receipt_example().items():
+        sys.stdout.write(f"```text example={name}\n{text}```\n\n")
