@@ -113,7 +113,7 @@ def deployment_view(d: Deployment) -> dict[str, Any]:
 
 
 class TerminateIn(Body):
-    reason: Annotated[Text, Field(min_length=1)]
+    reason: Annotated[Text, Field(min_length=1, max_length=2_000)]
 
 
 @router.post("/deployments/{deployment_id}/terminate", response_model=DeploymentAccepted, status_code=202)

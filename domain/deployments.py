@@ -174,6 +174,9 @@ class Deployment(JobLifecycle, TimedAggregate):
             names = ", ".join(sorted(f"{routed_names.get(c, c)!r} ({c})" for c in self.routed_by))
             raise PreconditionFailed(f"deployment {self.id} still takes traffic from routing config {names}; route "
                                      "that traffic elsewhere first")
+        if self.status is DeploymentStatus.TERMINATING:
+            raise IllegalTransition(f"deployment {self.id} is already being terminated (termination "
+                                    f"{self.termination['job_id'] if self.termination else '?'})")
         if self.status not in TERMINABLE:
             raise IllegalTransition(f"deployment {self.id} is {self.status}; a deployment still being provisioned is "
                                     "cancelled, not terminated")

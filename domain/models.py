@@ -162,6 +162,7 @@ class ModelVersion(TimedAggregate):
         self.decision: dict[str, Any] | None = None
         self.deployment: dict[str, Any] | None = None  # the latest deployment provisioned
         self.deployments: list[str] = []  # the deployments that serve it now
+        self.pending: list[str] = []  # deployments requested and not yet serving, failed or cancelled
 
     class Trained(TimedAggregate.Created):
         """A version trained by a govledger training job (not imported)."""
@@ -335,6 +336,16 @@ class ModelVersion(TimedAggregate):
         """Only an approved version is deployed (one already deployed may be deployed to another target too)."""
         self._step("deploy")
 
+    def request_deployment(self, deployment_id: UUID) -> None:
+        """A deployment of this version is requested: until it serves, fails or is cancelled, ending the version's
+        other deployments does not end the version."""
+        self.check_deployable()
+        self._deployment_requested(deployment_id)
+
+    @event("DeploymentRequested")
+    def _deployment_requested(self, deployment_id: UUID) -> None:
+        self.pending.append(str(deployment_id))
+
     def deploy(self, *, target: str, by: UUID, deployment_id: UUID) -> None:
         """A deployment of this version is provisioned and serves it."""
         self._step("deploy")
@@ -344,20 +355,32 @@ class ModelVersion(TimedAggregate):
     def _deployed(self, target: str, deployed_by: UUID, deployment_id: UUID | None = None) -> None:
         self.status = Status.DEPLOYED
         self.deployment = {"target": target, "by": deployed_by, "at": self.modified_on}
+        self.pending = [d for d in self.pending if d != str(deployment_id)]
         self.deployments.append(str(deployment_id))
 
-    def terminate(self, *, by: UUID, reason: str, deployment_id: UUID) -> None:
-        """One of its deployments is terminated; the version is terminated with its last."""
-        self._step("terminate")
-        if str(deployment_id) not in self.deployments:
-            raise IllegalTransition(f"deployment {deployment_id} does not serve version {self.number}")
-        self._terminated(by, reason, deployment_id)
+    def end_deployment(self, *, deployment_id: UUID, by: UUID, reason: str) -> None:
+        """One of its deployments ended (released, failed or cancelled). The version is terminated with the last one
+        that served it, once none is serving and none is on its way."""
+        ident = str(deployment_id)
+        if ident not in self.deployments and ident not in self.pending:
+            return
+        serving = [d for d in self.deployments if d != ident]
+        coming = [d for d in self.pending if d != ident]
+        if self.status is Status.DEPLOYED and not serving and not coming:
+            self._terminated(by, reason, deployment_id)
+        else:
+            self._deployment_ended(deployment_id, reason)
 
     @event("Terminated")
     def _terminated(self, terminated_by: UUID, reason: str, deployment_id: UUID | None = None) -> None:
         self.deployments = [d for d in self.deployments if d != str(deployment_id)]
-        if not self.deployments:
-            self.status = Status.TERMINATED
+        self.pending = [d for d in self.pending if d != str(deployment_id)]
+        self.status = Status.TERMINATED
+
+    @event("DeploymentEnded")
+    def _deployment_ended(self, deployment_id: UUID, reason: str) -> None:
+        self.deployments = [d for d in self.deployments if d != str(deployment_id)]
+        self.pending = [d for d in self.pending if d != str(deployment_id)]
 
     def retire(self, *, by: UUID, reason: str) -> None:
         self._step("retire")

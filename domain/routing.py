@@ -37,7 +37,7 @@ def new_routing_key() -> tuple[str, str]:
 
 def parse_routing_key(token: str) -> str:
     """The key id of a well-formed routing key; anything else is refused without saying more."""
-    match = _TOKEN.match(token or "")
+    match = _TOKEN.match(token) if isinstance(token, str) else None
     if match is None:
         raise Unauthenticated("the routing key is malformed")
     return match.group(1)

@@ -56,6 +56,8 @@ MAX_VALUE_TEXT = 1_000  # characters of one string value
 #: up to this many characters.
 MAX_CONDITION_TEXT = MAX_TEXT
 WEIGHT_TOLERANCE = 1e-9
+#: The smallest weight of a split, in percent: one request in ten thousand.
+MIN_WEIGHT = 0.01
 
 OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "is_null")
 _ORDERING = frozenset({"lt", "le", "gt", "ge"})
@@ -81,8 +83,9 @@ class RoutingInvalid(InvalidInput):
     code = "invalid_routing"
 
     def __init__(self, message: str, *, rule: str | None = None, field: str | None = None) -> None:
-        self.rule = None if rule is None else printable(rule, MAX_NAME)
-        self.field = None if field is None else printable(field, MAX_NAME)
+        # A NUL is shown escaped, not dropped: "inc\x00ome" must not read as the real input "income".
+        self.rule = None if rule is None else printable(rule.replace("\x00", "\\x00"), MAX_NAME)
+        self.field = None if field is None else printable(field.replace("\x00", "\\x00"), MAX_NAME)
         where = [f"rule {self.rule!r}"] if self.rule is not None else []
         where += [f"field {self.field!r}"] if self.field is not None else []
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
@@ -301,8 +304,9 @@ def _split(raw: Any, rule: str, facts: Mapping[str, VersionFacts]) -> tuple[Bran
         _served(version_id, facts, rule, "version_id")
         weight = entry.get("weight")
         # the bounds refuse NaN and infinities, and come before any arithmetic on an integer of any size
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 100:
-            raise RoutingInvalid("a weight is a number above 0 and at most 100", rule=rule, field="weight")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not MIN_WEIGHT <= weight <= 100:
+            raise RoutingInvalid(f"a weight is a number from {MIN_WEIGHT} to 100 (a smaller share would never be seen, "
+                                 "and vanishes from the sum)", rule=rule, field="weight")
         branches.append(Branch(version_id, weight))
     total = math.fsum(b.weight for b in branches)
     if abs(total - 100) > WEIGHT_TOLERANCE:

@@ -42,7 +42,7 @@ def new_api_key() -> tuple[str, str]:
 
 def parse_api_key(token: str) -> str:
     """The key id of a well-formed key; anything else is refused without saying more."""
-    match = _TOKEN.match(token or "")
+    match = _TOKEN.match(token) if isinstance(token, str) else None
     if match is None:
         raise Unauthenticated("the API key is malformed")
     return match.group(1)

@@ -22,7 +22,8 @@ ACTIONS: dict[tuple[str, str], Action] = {
     **{("ModelVersion", e): Action.TRAIN for e in ("Imported", "Exported")},
     ("ModelVersion", "BatchRunCompleted"): Action.RUN_BATCH_INFERENCE,
     **{("ModelVersion", e): Action.APPROVE for e in ("Approved", "Rejected")},
-    **{("ModelVersion", e): Action.DEPLOY for e in ("Deployed", "Terminated", "Retired")},
+    **{("ModelVersion", e): Action.DEPLOY for e in ("Deployed", "Terminated", "Retired", "DeploymentRequested",
+                                                    "DeploymentEnded")},
     ("Dataset", "Registered"): Action.TRAIN,
     ("ModelVersion", "Trained"): Action.TRAIN,
 }
@@ -60,6 +61,8 @@ SUMMARIES: dict[tuple[str, str], Callable[[Any], str]] = {
     ("ModelVersion", "Rejected"): lambda e: f"rejected: {e.findings}",
     ("ModelVersion", "Deployed"): lambda e: f"deployed to {e.target}",
     ("ModelVersion", "Terminated"): lambda e: f"terminated: {e.reason}",
+    ("ModelVersion", "DeploymentRequested"): lambda e: f"deployment {e.deployment_id} requested",
+    ("ModelVersion", "DeploymentEnded"): lambda e: f"deployment {e.deployment_id} ended ({e.reason}); others serve or are on their way",
     ("ModelVersion", "Retired"): lambda e: f"retired: {e.reason}",
     ("ModelVersion", "Trained"): lambda e: f"version {e.number} trained by job {e.job_id} ({e.estimator}, sha256 {e.artifact_hash[:12]}…)",
     ("Dataset", "Registered"): lambda e: f"dataset {e.name} ({e.row_count} rows, sha256 {e.content_hash[:12]}…)",

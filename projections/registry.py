@@ -73,6 +73,8 @@ class Registry:
                     "decision": None, "deployed_at": None,
                     "job_id": str(event.job_id) if getattr(event, "job_id", None) else None,
                     "task": getattr(event, "task", None), "deployments": "[]"})
+            elif name == "DeploymentEnded":  # one of several deployments: the version still serves, or will
+                rows.change(conn, "registry_versions", "version_id", ident, nid, **self._serving(conn, ident, name, event))
             elif name in VERSION_STATUS:
                 changes = {"status": VERSION_STATUS[name]}
                 if name in ("Deployed", "Terminated"):
@@ -105,12 +107,12 @@ class Registry:
 
 
     def _serving(self, conn: Any, ident: str, name: str, event: Any) -> dict[str, Any]:
-        """The deployments serving a version: it is terminated with the last of them."""
+        """The deployments serving a version, after one more serves it or one ended."""
         current = self.rows.current(conn, "registry_versions", "version_id", ident)
         serving = json.loads(current["deployments"]) if current else []
         deployment = str(getattr(event, "deployment_id", None))  # "None" for a deployment recorded before jobs
         serving = serving + [deployment] if name == "Deployed" else [d for d in serving if d != deployment]
-        return {"deployments": dumps(serving), "status": "deployed" if serving else "terminated"}
+        return {"deployments": dumps(serving)}
 
 
 class Lookups:

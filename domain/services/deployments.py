@@ -36,14 +36,21 @@ class Deployments(Service):
         version.check_deployable()
         deployment = Deployment(version.id, version.model_id, target, size, version.artifact_hash, actor.user_id,
                                 actor.username)
-        return pending(deployment, id=deployment.id)
+        version.request_deployment(deployment.id)
+        return pending(deployment, version, id=deployment.id)
 
     @command(Action.DEPLOY, "deployment", "deployment_id")
     def cancel_deployment(self, actor: Actor, deployment_id: UUID, *, reason: str = "") -> Pending:
         """Stop a deployment still being provisioned (its requester only); the worker releases what it created."""
         job = self._get(deployment_id, (Deployment, Termination), "deployment")  # type: ignore[arg-type]
         job.cancel(by=actor.user_id, by_name=actor.username, reason=reason)  # a termination refuses
-        return pending(job, id=job.id)
+        return pending(job, *self._ended(job, f"cancelled: {reason}" if reason else "cancelled"), id=job.id)
+
+    def _ended(self, deployment: Deployment, reason: str) -> list[ModelVersion]:
+        """The version's record that one of its deployments ended (empty when the version holds no record of it)."""
+        version = self._get(deployment.version_id, ModelVersion, "model version")
+        version.end_deployment(deployment_id=deployment.id, by=deployment.requested_by, reason=reason)
+        return [version] if version.pending_events else []
 
     @command(Action.DEPLOY, "deployment", "deployment_id")
     def terminate_deployment(self, actor: Actor, deployment_id: UUID, *, reason: str) -> Pending:
@@ -85,7 +92,7 @@ class Deployments(Service):
     def fail_deployment(self, deployment_id: UUID, *, worker: str, attempt: int, code: str, reason: str) -> int | None:
         deployment = self.deployment(deployment_id)
         deployment.fail(worker=worker, attempt=attempt, code=code, reason=reason)
-        return self._save([deployment], None)
+        return self._save([deployment, *self._ended(deployment, f"failed [{code}]")], None)
 
     def complete_deployment(self, deployment_id: UUID, *, worker: str, attempt: int, resources: list[dict[str, str]],
                             endpoint: str | None) -> Recorded:
@@ -122,10 +129,7 @@ class Deployments(Service):
         job.complete(worker=worker, attempt=attempt, released=released)
         deployment = self.deployment(job.deployment_id)
         deployment.record_terminated(termination_id=job.id, released=released)
-        saved: list[Any] = [job, deployment]
-        if deployment.provisioned_at is not None:
-            version = self._get(deployment.version_id, ModelVersion, "model version")
-            if str(deployment.id) in version.deployments:
-                version.terminate(by=job.requested_by, reason=job.reason, deployment_id=deployment.id)
-                saved.append(version)
+        version = self._get(deployment.version_id, ModelVersion, "model version")
+        version.end_deployment(deployment_id=deployment.id, by=job.requested_by, reason=job.reason)
+        saved: list[Any] = [job, deployment, *([version] if version.pending_events else [])]
         return Recorded(self._save(saved, None), job.id)

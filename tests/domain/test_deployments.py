@@ -161,3 +161,36 @@ def test_another_manager_cannot_cancel_a_provisioning_they_did_not_request():
     deployment = w.app.request_deployment(w.manager, w.approved_version()).id
     with pytest.raises(Forbidden, match="only its requester"):
         w.app.cancel_deployment(other, deployment)
+
+
+def test_ending_one_deployment_while_another_is_on_its_way_does_not_end_the_version():
+    w = make_world()
+    version = w.approved_version()
+    local = w.deploy(version)
+    blue_green = w.app.request_deployment(w.manager, version, target="aws-ec2").id
+    w.terminate(local)
+    assert w.app.get_version(w.manager, version).status is Status.DEPLOYED, "another deployment is on its way"
+    w.app.start_deployment(blue_green, worker="w1", attempt=1, lease_seconds=30)
+    w.app.complete_deployment(blue_green, worker="w1", attempt=1, endpoint=None, resources=[])
+    assert w.app.get_version(w.manager, version).deployments == [str(blue_green)]
+    w.terminate(blue_green)
+    assert w.app.get_version(w.manager, version).status is Status.TERMINATED
+
+
+def test_a_version_whose_last_hope_fails_is_terminated_with_it():
+    w = make_world()
+    version = w.approved_version()
+    local = w.deploy(version)
+    replacement = w.app.request_deployment(w.manager, version, target="aws-lambda").id
+    w.terminate(local)
+    w.app.start_deployment(replacement, worker="w1", attempt=1, lease_seconds=30)
+    w.app.fail_deployment(replacement, worker="w1", attempt=1, code="aws_throttled", reason="Throttling")
+    assert w.app.get_version(w.manager, version).status is Status.TERMINATED, "nothing serves it and nothing will"
+
+
+def test_a_deployment_already_being_terminated_is_refused_saying_so():
+    w = make_world()
+    deployment = w.deploy(w.approved_version())
+    w.app.terminate_deployment(w.manager, deployment, reason="cost")
+    with pytest.raises(IllegalTransition, match="already being terminated"):
+        w.app.terminate_deployment(w.manager, deployment, reason="again")

@@ -147,7 +147,7 @@ def model_cycle(rng: random.Random, owner: UUID, reviewer: UUID) -> list[Any]:
         deployment_id = uuid4()
         version.deploy(target="local", by=reviewer, deployment_id=deployment_id)
         if number < 3:
-            version.terminate(by=reviewer, reason="superseded", deployment_id=deployment_id)
+            version.end_deployment(by=reviewer, reason="superseded", deployment_id=deployment_id)
         out += [*datasets, version]
     out.append(Refusal(owner, "dana", "data_scientist", "approve or reject a model version", "model_version", str(version.id),
                        "forbidden", "dana (data_scientist) may not approve or reject a model version"))
