@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.bodies import strict_loads
 from domain.errors import printable
 from ledger.artifacts import ArtifactError, load_model_bytes
 
@@ -56,41 +57,13 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 # -- the request body -------------------------------------------------------------------------------
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:  # json would keep the last value; a proxy reading the first would see another request
-            raise ValueError(f"the key {key[:64]!r} appears twice in one object")
-        found[key] = value
-    return found
-
-
-def _not_a_number(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:32]} is too large for a float")
-    return value
-
-
-def _int(text: str) -> int:
-    if len(text.lstrip("-")) > 100:
-        raise ValueError(f"the number {text[:16]}… has {len(text)} digits")
-    return int(text)
-
-
 def _json(body: bytes) -> Any:
-    """The body as strict JSON (RFC 8259): no NaN or Infinity, no duplicated key, no number beyond a float."""
+    """The body as strict JSON (RFC 8259): no NaN or Infinity, no duplicated key, no number beyond a float — the
+    API's own parser."""
     try:
-        return json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_not_a_number, parse_float=_finite,
-                          parse_int=_int)
-    except RecursionError:
-        raise _Refused(422, "invalid_request", "the body nests too deep") from None
-    except ValueError as e:  # not JSON, not UTF-8, or one of the refusals above
-        raise _Refused(422, "invalid_request", f"the body is not valid JSON: {e}") from None
+        return strict_loads(body)
+    except json.JSONDecodeError as e:
+        raise _Refused(422, "invalid_request", f"the body is not valid JSON: {e.msg}") from None
 
 
 async def _read(request: Request) -> bytes:
