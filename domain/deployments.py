@@ -143,25 +143,25 @@ class Deployment(JobLifecycle, TimedAggregate):
 
     # -- routes -----------------------------------------------------------------------------------------
 
-    def route_from(self, config_id: UUID, config_name: str) -> None:
+    def route_from(self, config_id: UUID, config_name: str, by_name: str) -> None:
         """A routing config now sends traffic here: only a serving deployment can take it."""
         if str(config_id) in self.routed_by:
             return
         if not self.serving:
             raise PreconditionFailed(f"deployment {self.id} is {self.status}; only an active deployment takes traffic "
                                      f"(routing config {config_name!r})")
-        self._routed(config_id)
+        self._routed(config_id, by_name)
 
     @event("Routed")
-    def _routed(self, routing_config_id: UUID) -> None:
+    def _routed(self, routing_config_id: UUID, configured_by_name: str | None = None) -> None:
         self.routed_by.add(str(routing_config_id))
 
-    def unroute_from(self, config_id: UUID) -> None:
+    def unroute_from(self, config_id: UUID, by_name: str) -> None:
         if str(config_id) in self.routed_by:
-            self._unrouted(config_id)
+            self._unrouted(config_id, by_name)
 
     @event("Unrouted")
-    def _unrouted(self, routing_config_id: UUID) -> None:
+    def _unrouted(self, routing_config_id: UUID, configured_by_name: str | None = None) -> None:
         self.routed_by.discard(str(routing_config_id))
 
     # -- termination ------------------------------------------------------------------------------------
@@ -195,20 +195,20 @@ class Deployment(JobLifecycle, TimedAggregate):
         if self.termination is None or self.termination["job_id"] != str(termination_id) or self.terminated:
             raise IllegalTransition(f"termination {termination_id} is not deployment {self.id}'s open termination")
 
-    def record_terminated(self, *, termination_id: UUID, released: list[dict[str, str]]) -> None:
+    def record_terminated(self, *, termination_id: UUID, released: list[dict[str, str]], worker: str) -> None:
         self._check_termination(termination_id)
-        self._terminated(termination_id, check_resources(released))
+        self._terminated(termination_id, check_resources(released), worker)
 
     @event("Terminated")
-    def _terminated(self, termination_id: UUID, released: list[dict[str, str]]) -> None:
+    def _terminated(self, termination_id: UUID, released: list[dict[str, str]], worker: str | None = None) -> None:
         self.terminated = True
 
-    def record_termination_failed(self, *, termination_id: UUID, code: str, reason: str) -> None:
+    def record_termination_failed(self, *, termination_id: UUID, code: str, reason: str, worker: str) -> None:
         self._check_termination(termination_id)
-        self._termination_failed(termination_id, code, reason)
+        self._termination_failed(termination_id, code, reason, worker)
 
     @event("TerminationFailed")
-    def _termination_failed(self, termination_id: UUID, code: str, reason: str) -> None:
+    def _termination_failed(self, termination_id: UUID, code: str, reason: str, worker: str | None = None) -> None:
         assert self.termination is not None
         self.termination = {**self.termination, "error": {"code": code, "message": reason}}
 

@@ -336,14 +336,14 @@ class ModelVersion(TimedAggregate):
         """Only an approved version is deployed (one already deployed may be deployed to another target too)."""
         self._step("deploy")
 
-    def request_deployment(self, deployment_id: UUID) -> None:
+    def request_deployment(self, deployment_id: UUID, *, by: UUID) -> None:
         """A deployment of this version is requested: until it serves, fails or is cancelled, ending the version's
         other deployments does not end the version."""
         self.check_deployable()
-        self._deployment_requested(deployment_id)
+        self._deployment_requested(deployment_id, by)
 
     @event("DeploymentRequested")
-    def _deployment_requested(self, deployment_id: UUID) -> None:
+    def _deployment_requested(self, deployment_id: UUID, requested_by: UUID | None = None) -> None:
         self.pending.append(str(deployment_id))
 
     def deploy(self, *, target: str, by: UUID, deployment_id: UUID) -> None:
@@ -369,7 +369,7 @@ class ModelVersion(TimedAggregate):
         if self.status is Status.DEPLOYED and not serving and not coming:
             self._terminated(by, reason, deployment_id)
         else:
-            self._deployment_ended(deployment_id, reason)
+            self._deployment_ended(deployment_id, reason, by)
 
     @event("Terminated")
     def _terminated(self, terminated_by: UUID, reason: str, deployment_id: UUID | None = None) -> None:
@@ -378,7 +378,7 @@ class ModelVersion(TimedAggregate):
         self.status = Status.TERMINATED
 
     @event("DeploymentEnded")
-    def _deployment_ended(self, deployment_id: UUID, reason: str) -> None:
+    def _deployment_ended(self, deployment_id: UUID, reason: str, ended_by: UUID | None = None) -> None:
         self.deployments = [d for d in self.deployments if d != str(deployment_id)]
         self.pending = [d for d in self.pending if d != str(deployment_id)]
 

@@ -39,7 +39,8 @@ ACTOR_FIELDS = ("registered_by", "trained_by_name", "configured_by", "edited_by"
                 "issued_by", "revoked_by", "deactivated_by", "erased_by", "added_by", "exported_by", "completed_for",
                 "approved_by", "rejected_by", "deployed_by", "terminated_by", "retired_by", "admin_id", "caller",
                 "requested_by_name", "cancelled_by_name", "terminated_by_name", "configured_by_name", "created_by_name",
-                "issued_by_name", "revoked_by_name", "worker")
+                "issued_by_name", "revoked_by_name", "ended_by", "requested_by", "worker",
+                "key_id")  # last: a prediction is made by the routing key it names
 
 
 #: how each kind of event reads in the audit trail
@@ -96,6 +97,8 @@ SUMMARIES: dict[tuple[str, str], Callable[[Any], str]] = {
     ("RoutingConfig", "KeyRevoked"): lambda e: f"routing key {e.key_id} revoked",
     ("RoutingKey", "Issued"): lambda e: f"routing key {e.key_id} issued",
     ("RoutingKey", "Revoked"): lambda e: "routing key revoked",
+    ("Prediction", "Recorded"): lambda e: (f"{'shadow ' if e.shadow else ''}prediction {e.request_id}: {e.prediction!r} by "
+                                           f"version {e.version_id}" + (f" (rule {e.rule})" if e.rule else " (default)")),
     ("User", "Created"): lambda e: f"user {e.username} created as {e.role}",
     ("User", "RoleChanged"): lambda e: f"role changed to {e.role}",
     ("ApiKey", "Issued"): lambda e: f"API key {e.key_id} issued",

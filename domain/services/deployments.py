@@ -36,7 +36,7 @@ class Deployments(Service):
         version.check_deployable()
         deployment = Deployment(version.id, version.model_id, target, size, version.artifact_hash, actor.user_id,
                                 actor.username)
-        version.request_deployment(deployment.id)
+        version.request_deployment(deployment.id, by=actor.user_id)
         return pending(deployment, version, id=deployment.id)
 
     @command(Action.DEPLOY, "deployment", "deployment_id")
@@ -119,7 +119,7 @@ class Deployments(Service):
         job = self.termination(termination_id)
         job.fail(worker=worker, attempt=attempt, code=code, reason=reason)
         deployment = self.deployment(job.deployment_id)
-        deployment.record_termination_failed(termination_id=job.id, code=code, reason=reason)
+        deployment.record_termination_failed(termination_id=job.id, code=code, reason=reason, worker=worker)
         return self._save([job, deployment], None)
 
     def complete_termination(self, termination_id: UUID, *, worker: str, attempt: int,
@@ -128,7 +128,7 @@ class Deployments(Service):
         job = self.termination(termination_id)
         job.complete(worker=worker, attempt=attempt, released=released)
         deployment = self.deployment(job.deployment_id)
-        deployment.record_terminated(termination_id=job.id, released=released)
+        deployment.record_terminated(termination_id=job.id, released=released, worker=worker)
         version = self._get(deployment.version_id, ModelVersion, "model version")
         version.end_deployment(deployment_id=deployment.id, by=job.requested_by, reason=job.reason)
         saved: list[Any] = [job, deployment, *([version] if version.pending_events else [])]

@@ -77,12 +77,12 @@ class Routing(Service):
                          by_name=actor.username, rollback_of=rollback_of)
         touched: dict[str, Deployment] = {}
         for deployment in serving.values():
-            deployment.route_from(config.id, config.name)
+            deployment.route_from(config.id, config.name, actor.username)
             touched[str(deployment.id)] = deployment
         for gone in before - set(touched):
             deployment = self._deployment(gone)
             if deployment is not None:
-                deployment.unroute_from(config.id)
+                deployment.unroute_from(config.id, actor.username)
                 touched[gone] = deployment
         return pending(config, *touched.values(), id=config.id)
 

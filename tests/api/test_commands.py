@@ -41,7 +41,7 @@ def test_a_version_walks_its_whole_lifecycle_over_http(api):
                                                         (termination["job_id"], "termination")]
     trail = ok(api.get("/v1/audit-trail", "aud", model_id=model_id, limit=500))["items"]
     assert [e["event_type"].split(".")[1] for e in trail if e["event_type"].startswith("ModelVersion")] == [
-        "Imported", "Exported", "BatchRunCompleted", "Approved", "Deployed", "Terminated", "Retired"]
+        "Imported", "Exported", "BatchRunCompleted", "Approved", "DeploymentRequested", "Deployed", "Terminated", "Retired"]
 
 
 def test_a_rejected_version_is_recorded_with_its_findings(api):

@@ -16,6 +16,7 @@ from domain.compliance import ComplianceConfig
 from domain.datasets import Dataset
 from domain.errors import DomainError
 from domain.models import Model, ModelVersion
+from domain.predictions import Prediction, Routed
 from ledger.database import Database
 from tests.domain.world import MemoryArtifacts
 
@@ -52,6 +53,7 @@ def story(db: Database, after_each: Callable[[], None] | None = None, keys: dict
                                    profile={"a": {"type": "integer", "missing_share": 0.0, "distinct": 10},
                                             "y": {"type": "boolean", "missing_share": 0.0, "distinct": 2}}).id
     step()
+    served: dict[str, UUID] = {}
     for model_name in ("credit", "fraud"):
         model = app.register_model(dana, name=model_name, idempotency_key=f"register-{model_name}").id
         step()
@@ -76,7 +78,16 @@ def story(db: Database, after_each: Callable[[], None] | None = None, keys: dict
             app.approve(mia, version, findings="ok", batch_run_id=run)
             step()
         deployment = deployed(app, mia, version)
+        served[model_name] = version
         step()
+    rules = {"name": "retail", "default_version_id": str(served["fraud"]),
+             "rules": [{"name": "small", "when": {"field": "a", "op": "lt", "value": 5}, "version_id": str(served["credit"])}]}
+    config = app.create_routing_config(mia, body=rules)
+    step()
+    record_predictions(app, config.id, {"credit": served["credit"], "fraud": served["fraud"]})
+    step()
+    app.update_routing_config(mia, config.id, body={**rules, "rules": [], "default_version_id": str(served["credit"])})
+    step()
     terminated(app, mia, deployment, reason="replaced by a challenger")
     step()
     app.change_role(admin, "dev", "auditor")
@@ -178,3 +189,15 @@ def terminated(app: Any, manager: Any, deployment: Any, *, reason: str) -> Any:
     app.complete_termination(termination, worker="w1", attempt=1,
                              released=[{"type": "local-serving", "id": str(deployment)}])
     return termination
+
+
+def record_predictions(app: Any, config_id: UUID, versions: dict[str, UUID]) -> None:
+    """Predictions as the prediction endpoint records them (one a data subject's, its input sealed)."""
+    config = app.routing_config(config_id)
+    for n, (name, version_id) in enumerate(sorted(versions.items())):
+        version = app.repository.get(version_id)
+        routed = Routed(config.id, config.revision, config.key_id, "small" if name == "credit" else None, None, None)
+        app.save(Prediction(f"req-{n}", routed.routing_config_id, routed.revision, routed.key_id, routed.rule, None, None,
+                            version.id, version.model_id, UUID(config.deployments[str(version.id)]), False, None,
+                            {"a": n}, None, n % 2 == 0, 0.25 + n / 10, {"base_value": 0.1, "contributions": {"a": 0.2}},
+                            "ab" * 32, 2.5))
