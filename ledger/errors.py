@@ -89,3 +89,28 @@ def cause(e: Exception) -> str:
     the drivers name the server, the user and the database, not the credentials."""
     text = str(e).strip()
     return text.splitlines()[-1] if text else type(e).__name__
+
+
+class CommitFailed(LedgerError):
+    """A group commit's transaction failed (database down, lock timeout, a constraint), or the committer closed or
+    the wait in its queue ended before the write began: nothing of the submission was recorded; it may be retried."""
+
+    code = "commit_failed"
+
+
+class CommitUnknown(LedgerError):
+    """The wait ended while the submission's transaction was in flight: it may yet commit. Submit the same ids again:
+    AlreadyRecorded then means it did."""
+
+    code = "commit_unknown"
+
+
+class AlreadyRecorded(LedgerError):
+    """The store already holds an event of this submission (same aggregate id and version): a replay, or a race
+    between two requests with the same id. `ids` names the aggregates found, so the caller can look them up."""
+
+    code = "already_recorded"
+
+    def __init__(self, message: str, *, ids: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.ids = ids
