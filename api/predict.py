@@ -29,6 +29,7 @@ from ledger_tools.receipt import make_receipt, receipt_json
 from .bodies import StrictJsonRoute
 from .deps import ServicesDep
 from .errors import RESPONSES
+from .receipts import receipt_signer
 
 router = APIRouter(route_class=StrictJsonRoute, prefix="/v1", tags=["predictions"], responses=RESPONSES)
 MAX_ROWS = 100
@@ -73,6 +74,7 @@ def predict(services: ServicesDep, request: Request, body: PredictIn) -> dict[st
     """Route, validate, predict, explain and record each request, then answer with the prediction, the version, the
     rule that matched, the explanation and a signed receipt. `rows` answers `{"predictions": [...]}`."""
     started = time.perf_counter()
+    receipt_signer(services)  # before anything is scored or recorded: an answer without a receipt is never given
     serving = services.serving()
     config = serving.config_for(_token(request))
     if (body.rows is None) == (body.features is None):
@@ -115,8 +117,8 @@ def _answer(services: Any, config: RoutingConfig, request_id: str, req: RequestI
 def _public(services: Any, found: Prediction, position: int, leaf: bytes | None = None, at: Any = None) -> dict[str, Any]:
     if leaf is None:
         leaf, at = services.leaf_of(position), found.created_on
-    signer = services.receipt_signer
-    note = make_receipt(origin=services.settings.log_origin, position=position, leaf_hash=leaf, recorded_at=at,
+    signer = receipt_signer(services)
+    note = make_receipt(origin=services.verifier.name, position=position, leaf_hash=leaf, recorded_at=at,
                         request_id=found.request_id, signer=signer)
     return {"request_id": found.request_id, "prediction": found.prediction, "score": found.score,
             "version_id": str(found.version_id), "rule": found.rule, "branch": found.branch,

@@ -15,7 +15,9 @@ from fastapi import APIRouter, Path
 from fastapi.responses import PlainTextResponse
 
 from domain.errors import NotFound
+from ledger.errors import LedgerError
 from ledger.tree import stored_inclusion_proof
+from ledger_tools.note import Signer
 from ledger_tools.receipt import cosign_checkpoint, make_proof, proof_json
 
 from .bodies import StrictJsonRoute
@@ -29,10 +31,22 @@ class NotSealedYet(NotFound):
     code = "not_sealed_yet"
 
 
+class ReceiptsNotConfigured(LedgerError):
+    code = "receipts_not_configured"
+
+
+def receipt_signer(services: Any) -> Signer:
+    """The key receipts are signed with; without one the service answers no prediction (it could give no receipt)."""
+    if services.receipt_signer is None:
+        raise ReceiptsNotConfigured("this API node has no receipt key (GOVLEDGER_RECEIPT_KEY, or keys/receipts.key "
+                                    "that govledger init makes): it answers no prediction without a receipt")
+    return services.receipt_signer  # type: ignore[no-any-return]
+
+
 @router.get("/receipts/key", response_class=PlainTextResponse)
 def receipt_key(services: ServicesDep) -> str:
     """The public key receipts are signed with (a C2SP note verifier key): what `--trusted-key` takes."""
-    return f"{services.receipt_signer.verifier}\n"
+    return f"{receipt_signer(services).verifier}\n"
 
 
 @router.get("/receipts/{position}/proof")
@@ -50,5 +64,5 @@ def receipt_proof(services: ServicesDep, position: Annotated[int, Path(ge=0, le=
         size, note = int(row[0]), str(row[1])
         hashes = stored_inclusion_proof(db, conn, position, size)
         conn.rollback()
-    cosigned = cosign_checkpoint(note, services.verifier, services.receipt_signer)
+    cosigned = cosign_checkpoint(note, services.verifier, receipt_signer(services))
     return json.loads(proof_json(make_proof(index=position, hashes=hashes, checkpoint_note=cosigned)))  # type: ignore[no-any-return]

@@ -159,3 +159,18 @@ def test_a_subjects_input_is_recorded_encrypted_and_reads_as_erased_after_the_er
     served.w.app.vault.erase("applicant-47392")
     _, features = served.w.app.read_prediction(served.w.manager, ident)
     assert features == "[erased]"
+
+
+def test_an_api_node_without_a_receipt_key_answers_no_prediction_and_records_nothing(served):
+    served.services.receipt_signer = None
+    before = served.events()
+    response = served.predict({"features": APPLICANT})
+    assert response.status_code == 503 and response.json()["error"]["code"] == "receipts_not_configured"
+    assert served.events() == before
+
+
+def test_a_proof_for_a_position_beyond_the_ledger_is_404_and_an_absurd_position_422(served):
+    headers = {"Authorization": f"Bearer {served.key}"}
+    assert served.client.get("/v1/receipts/999999/proof", headers=headers).json()["error"]["code"] == "not_found"
+    assert served.client.get(f"/v1/receipts/{2**64}/proof", headers=headers).status_code == 422
+    assert served.client.get("/v1/receipts/-1/proof", headers=headers).status_code == 422
