@@ -29,6 +29,9 @@ STATUS = {
     "source_not_found": 404, "source_too_large": 413, "source_invalid": 422,
     # The registered role, not the caller's request, is at fault; but retrying cannot help, so not a 502.
     "source_privileged": 422,
+    # Group commit (ledger/group_commit.py): nothing recorded, or not known yet; either way the client may retry with
+    # the same ids, and a replay of a recorded one is a conflict.
+    "commit_failed": 503, "commit_unknown": 503, "already_recorded": 409,
 }
 
 #: Faults that mean the database cannot serve now (down, restarting, every pooled connection busy, a lock or

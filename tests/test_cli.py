@@ -196,7 +196,7 @@ def test_workers_seal_and_project_until_stopped(tmp_path):
     while conn.execute("SELECT COALESCE(MAX(notification_id), 0) FROM projection_tracking").fetchone()[0] < total:
         assert time.monotonic() < deadline, "the projector did not catch up"
         time.sleep(0.1)
-    assert conn.execute("SELECT status FROM registry_versions WHERE valid_to IS NULL").fetchall() == [("approved",)]
+    assert conn.execute("SELECT status FROM registry_versions WHERE valid_to IS NULL").fetchall() == [("deployed",)]
     workers.send_signal(signal.SIGTERM)
     assert workers.wait(timeout=30) == 0
 

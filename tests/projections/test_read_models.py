@@ -16,7 +16,8 @@ from tests.projections.story import story
 
 ORDER = {"registry_models": "model_id, valid_from", "registry_versions": "version_id, valid_from",
          "registry_datasets": "dataset_id", "registry_users": "user_id, valid_from",
-         "audit_trail": "notification_id", "jobs": "valid_from, job_id"}
+         "audit_trail": "notification_id", "jobs": "valid_from, job_id", "deployments": "deployment_id, valid_from",
+         "routing_configs": "routing_config_id, valid_from", "predictions": "notification_id"}
 
 
 def snapshot(db: Database) -> dict[str, list[tuple]]:

@@ -57,7 +57,7 @@ def test_workers_survive_their_sessions_being_terminated_as_in_a_server_restart(
         _caught_up(db, process, 9)
         with db.connect() as conn:
             assert {s.name: s.state for s in worker_statuses(db, conn)} == {"sealer": "running", "projector": "running", "trainer": "running",
-                                                                                 "batch worker": "running"}
+                                                                                 "batch worker": "running", "deployer": "running"}
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, process.stderr.read() if process.stderr else ""
