@@ -20,6 +20,8 @@ from . import (
     jobs,
     metrics,
     models,
+    predict,
+    receipts,
     routing,
     users,
 )
@@ -35,7 +37,7 @@ def create_app(services: Services, limits: Limits | None = None) -> FastAPI:
     app.state.metrics = metrics.Metrics(services)
     errors.install(app)
     docs.install(app)
-    for module in (models, batch, deployments, routing, datasets, jobs, connections, compliance, audit, users, exports, metrics, health):
+    for module in (models, batch, deployments, routing, predict, receipts, datasets, jobs, connections, compliance, audit, users, exports, metrics, health):
         app.include_router(module.router)
     app.add_middleware(Guard, limits=limits or Limits())
     app.add_middleware(_Measured, metrics=app.state.metrics)  # outermost: refusals at the edge are counted too

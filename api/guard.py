@@ -28,6 +28,9 @@ HEADER_LIMIT = 16 * 1024
 UPLOADS = (("POST", "/v1/models/{model_id}/versions", Action.TRAIN), ("POST", "/v1/datasets/uploads", Action.TRAIN))
 #: Paths that need an API key; /healthz, /readyz and the documentation do not.
 AUTHENTICATED = re.compile(r"^/(v1/|metrics$)")
+#: Paths a routing key opens instead of an API key (the prediction endpoint), or as well as one (receipts' proofs).
+ROUTING_KEY_ONLY = re.compile(r"^/v1/predict$")
+ROUTING_KEY_TOO = re.compile(r"^/v1/receipts/")
 
 
 @dataclass(frozen=True)
@@ -83,9 +86,14 @@ def _authenticate(scope: dict[str, Any]) -> Any:
         raise Unauthenticated("send one Authorization header, not several")
     header = _header(scope, b"authorization") or ""
     scheme, _, token = header.partition(" ")
+    services, path = scope["app"].state.services, scope["path"]
+    routing = ROUTING_KEY_ONLY.match(path) or (ROUTING_KEY_TOO.match(path) and token.strip().startswith("grk_"))
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("send an API key as `Authorization: Bearer <key>`")
-    return scope["app"].state.services.governance.authenticate(token.strip())
+        raise Unauthenticated(f"send {'a routing' if routing else 'an API'} key as `Authorization: Bearer <key>`")
+    if routing:
+        services.serving().config_for(token.strip())  # the routing config it selects; no user acts
+        return None
+    return services.governance.authenticate(token.strip())
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:

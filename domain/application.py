@@ -21,6 +21,7 @@ from .services.deployments import Deployments
 from .services.guard import Recorded
 from .services.lifecycle import ArtifactStore, Lifecycle
 from .services.people import People, Vault
+from .services.predictions import Predictions
 from .services.routing import Routing
 from .services.sources import CredentialStore, Sources
 from .services.training import Training
@@ -29,7 +30,7 @@ from .training import TrainingJob
 __all__ = ["ArtifactStore", "Governance", "Recorded", "Vault"]
 
 
-class Governance(People, Lifecycle, Compliance, Training, BatchRuns, Deployments, Routing, Sources):
+class Governance(People, Lifecycle, Compliance, Training, BatchRuns, Deployments, Routing, Predictions, Sources):
     """Users and keys, the model lifecycle, compliance, training, batch runs, deployments, routing and data
     connections, in one application."""
 

@@ -29,7 +29,7 @@ from .inputs import INT64_MAX, INT64_MIN
 
 NAMESPACE = UUID("6a1d3f0e-8b52-4f7c-9e21-5d0c7b4a93e8")
 REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
-SUBJECT_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
+SUBJECT_ID = re.compile(r"^[\x21-\x39\x3b-\x7e]{1,200}$")  # printable ASCII but ':' (the vault's separator)
 #: The largest contributions an explanation keeps (the rest are summed into "other features").
 TOP_CONTRIBUTIONS = 10
 MAX_FEATURES = 1_000
@@ -53,7 +53,7 @@ def check_subject_id(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not SUBJECT_ID.match(value):
-        raise InvalidInput("subject_id is 1 to 200 printable ASCII characters without spaces")
+        raise InvalidInput("subject_id is 1 to 200 printable ASCII characters without spaces or ':'")
     return value
 
 

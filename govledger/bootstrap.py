@@ -98,5 +98,7 @@ class Ledger:
 
     def api_services(self) -> Services:
         """An API node's services: the public key only (the private key stays with the sealer)."""
+        receipts = self.settings.resolved_receipt_key
         return Services(governance=self.application(), db=self.db, verifier=load_public_verifier(self.settings.resolved_verify_key),
-                        cursor_secret=self.cursor_secret(), artifacts=self.artifacts, settings=self.settings)
+                        cursor_secret=self.cursor_secret(), artifacts=self.artifacts, settings=self.settings,
+                        receipt_signer=load_signer(receipts, private=self.settings.mode == "production") if receipts.exists() else None)

@@ -92,6 +92,11 @@ def init() -> None:
     else:
         signer = create_signing_key(path, s.log_origin)
         out.print(f"created development signing key {path} (mode 0600); verifier key: {signer.verifier}")
+    receipts = s.resolved_receipt_key
+    if not receipts.exists():
+        # Unlike the log's key, the receipt key lives on every API node: it signs each prediction's receipt at once.
+        signer = create_signing_key(receipts, s.receipt_key_name)
+        out.print(f"created the receipt key {receipts} (mode 0600, for API nodes); verifier key: {signer.verifier}")
     if s.api_secret is None and not s.api_secret_file.exists():
         create_api_secret(s.api_secret_file)
         out.print(f"created the API's cursor secret {s.api_secret_file} (mode 0600; every API process needs the same one)")

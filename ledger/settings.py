@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("govledger-data")
     database_url: str | None = Field(default=None, description="sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
     signing_key: Path | None = Field(default=None, description="Ed25519 signer key file (C2SP note format); the sealer's only")
+    receipt_key: Path | None = Field(default=None, description="the Ed25519 key (C2SP note format) API nodes sign prediction receipts with; else keys/receipts.key, which govledger init makes")
     verify_key: Path | None = Field(default=None, description="the public verifier key file (.vkey) the API serves and checks with")
     api_secret: SecretStr | None = Field(default=None, description="the secret that signs pagination cursors, shared by every API process")
     log_origin: str = Field(default="govledger.local/ledger", description="checkpoint origin line and key name")
@@ -92,6 +93,15 @@ class Settings(BaseSettings):
         if self.mode == "production":
             raise ConfigError("GOVLEDGER_SIGNING_KEY must name the Ed25519 signing key file in production mode")
         return self.data_dir / "keys" / "signing.key"
+
+    @property
+    def resolved_receipt_key(self) -> Path:
+        return self.receipt_key or self.data_dir / "keys" / "receipts.key"
+
+    @property
+    def receipt_key_name(self) -> str:
+        """The receipt key's name: the log's origin with /receipts, so a receipt names the service that signed it."""
+        return self.log_origin.split("/")[0] + "/receipts"
 
     @property
     def resolved_verify_key(self) -> Path:

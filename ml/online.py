@@ -37,8 +37,11 @@ class OnlineModel:
         classes = getattr(pipeline, "classes_", None)
         self.classes = None if classes is None else list(classes)
         self.binary = self.classes is not None and len(self.classes) == 2
-        encoded = pipeline[:-1].transform(background[features]) if background is not None and len(background) else None
         self.explainer: Explainer | None = None
+        if not isinstance(pipeline, Pipeline):  # imported from elsewhere: a bare estimator takes the columns as they are
+            self.note = "not explained: the version is not a pipeline govledger trained"
+            return
+        encoded = pipeline[:-1].transform(background[features]) if background is not None and len(background) else None
         self.note = "not explained: no reference rows to explain against"
         if encoded is not None or _is_tree(pipeline):
             self.explainer = make_explainer(pipeline, features, task, np.asarray(encoded if encoded is not None else
@@ -50,8 +53,11 @@ class OnlineModel:
     def answer(self, rows: list[dict[str, Any]]) -> list[Answer]:
         """Predict, score and explain `rows` (each a mapping of every input feature)."""
         frame = pd.DataFrame(rows, columns=self.features)
-        encoded = self.pipeline[:-1].transform(frame)  # once: the model, its scores and the explainer all read it
-        model = self.pipeline[-1]
+        if isinstance(self.pipeline, Pipeline):
+            encoded = self.pipeline[:-1].transform(frame)  # once: the model, its scores and the explainer all read it
+            model = self.pipeline[-1]
+        else:
+            encoded, model = frame, self.pipeline
         scores: np.ndarray | None = None
         predicted_class = None
         if self.task == "classification" and hasattr(model, "predict_proba") and self.classes is not None:

@@ -19,6 +19,8 @@ from domain.batch import REPORTS
 from domain.roles import Actor
 from ledger.artifacts import LocalArtifactStore, dump_model
 from ledger.database import Database
+from ml.automl import build_pipeline
+from ml.spec import TrainingSpec
 from workers.deployer import Deployer, Terminator
 from workers.jobs import WorkerSettings
 from workers.targets.local import LocalTarget
@@ -27,10 +29,12 @@ MANUAL = ("model_info", "domain_context", "fairness_bias", "provenance", "consen
 
 
 def fitted_artifact(seed: int = 0) -> bytes:
+    """A pipeline as govledger's training makes them (preprocessing, selection, a logistic regression)."""
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"age": rng.integers(18, 80, 200), "income": rng.normal(50_000, 15_000, 200)})
-    model = LogisticRegression(max_iter=500).fit(frame, (frame["income"] > 50_000).astype(int))
-    return dump_model(model)
+    spec = TrainingSpec(task="classification", target="y", time_budget_seconds=1)
+    model = build_pipeline({"age": "integer", "income": "float"}, spec, LogisticRegression(max_iter=500))
+    return dump_model(model.fit(frame, frame["income"] > 50_000))
 
 
 @dataclass
