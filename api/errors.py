@@ -17,8 +17,12 @@ from domain.errors import DomainError, printable
 from ledger.errors import LedgerError
 
 STATUS = {
-    "invalid_input": 422, "invalid_routing": 422, "invalid_features": 422, "request_id_reused": 409, "deployment_unavailable": 409, "deployment_busy": 503,
-    "commit_failed": 503, "commit_unknown": 503, "not_sealed_yet": 404, "receipts_not_configured": 503, "already_recorded": 409, "invalid_argument": 400, "unauthenticated": 401, "forbidden": 403,
+    "invalid_input": 422, "invalid_argument": 400, "unauthenticated": 401, "forbidden": 403,
+    # Routing and predictions: a config or an input that does not fit, a request id reused with another body, a
+    # deployment that no longer serves (the config must change) or is answering all it may at once, a receipt asked
+    # for before its position is sealed, an API node with no receipt key.
+    "invalid_routing": 422, "invalid_features": 422, "request_id_reused": 409, "deployment_unavailable": 409,
+    "deployment_busy": 503, "not_sealed_yet": 404, "receipts_not_configured": 503,
     "segregation_of_duties": 403, "not_found": 404, "conflict": 409, "illegal_transition": 409,
     "precondition_failed": 409, "artifact_hash_mismatch": 422, "database_unavailable": 503, "s3_unavailable": 503,
     "schema_mismatch": 503, "projection_behind": 503, "invalid_cursor": 400, "idempotency_key_reused": 409,

@@ -11,6 +11,7 @@ import pytest
 from domain.access import Refusal
 from domain.application import Governance
 from domain.errors import Forbidden
+from domain.predictions import Prediction
 
 from .world import World, make_world
 
@@ -30,6 +31,10 @@ def _commands(w: World) -> dict[str, object]:
     queued = w.app.request_deployment(w.manager, served).id
     rules = {"name": "loans", "rules": [], "default_version_id": str(served)}
     config = w.app.create_routing_config(w.manager, body=rules).id
+    prediction = Prediction("req-1", config, 1, "k1", None, None, None, served, w.model_id, deployment, False, None,
+                            {"age": 41, "income": 2.0}, None, True, 0.5, {"base_value": 0.1, "contributions": {}},
+                            "ab" * 32, 1.0)
+    w.app.save(prediction)
     releasing = w.deploy(served)
     termination = w.app.terminate_deployment(w.manager, releasing, reason="replaced").id
     return {
@@ -70,6 +75,7 @@ def _commands(w: World) -> dict[str, object]:
         "revoke_routing_key": lambda who: w.app.revoke_routing_key(who, config),
         "get_routing_config": lambda who: w.app.get_routing_config(who, config),
         "authorize_routing_reads": lambda who: w.app.authorize_routing_reads(who),
+        "read_prediction": lambda who: w.app.read_prediction(who, prediction.id),
         "retire": lambda who: w.app.retire(who, approved, reason="old"),
         "configure_compliance": lambda who: w.app.configure_compliance(who, w.model_id, risk_tier="high"),
         "edit_section": lambda who: w.app.edit_section(who, w.model_id, "consent", "not mine to write"),
