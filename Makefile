@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/append.py
 	$(BIN)/python bench/group_commit.py
+	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/projections.py
 	$(BIN)/python bench/train.py

@@ -16,6 +16,7 @@ from ledger.connections import ConnectionCredentials
 from ledger.database import Database
 from ledger.settings import Settings
 from ledger.subjects import SubjectVault
+from ledger_tools.note import generate_signer
 from projections.runner import Projector
 from tests.domain.world import MemoryArtifacts
 from tests.projections.story import story
@@ -52,4 +53,5 @@ def api(db_url, signer) -> Api:
     Projector(db, app).catch_up()
     # S3 on a closed local port: an S3 dataset fails fast (502) instead of reaching for AWS
     settings = Settings(s3_endpoint_url="http://127.0.0.1:9")
-    return Api(TestClient(create_app(Services(app, db, signer.verifier, settings=settings))), keys, app, db)
+    services = Services(app, db, signer.verifier, settings=settings, receipt_signer=generate_signer("test.govledger/receipts"))
+    return Api(TestClient(create_app(services)), keys, app, db)

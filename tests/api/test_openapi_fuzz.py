@@ -7,15 +7,19 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from api.app import create_app
 from api.deps import Services
 from domain.application import Governance
 from ledger.database import Database
 from ledger.subjects import SubjectVault
+from ledger_tools.note import generate_signer
 from projections.runner import Projector
 from tests.domain.world import MemoryArtifacts
 from tests.projections.story import story
@@ -34,6 +38,7 @@ def served(pg_url, signer):
     story(db, keys=KEYS)
     SERVICES.governance = Governance(env=db.eventsourcing_env(), artifacts=MemoryArtifacts(), vault=SubjectVault(db))
     SERVICES.db, SERVICES.verifier = db, signer.verifier
+    SERVICES.receipt_signer = generate_signer("test.govledger/receipts")  # every API node has one (govledger init)
     Projector(db, SERVICES.governance).catch_up()
 
 

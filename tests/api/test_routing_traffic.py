@@ -30,7 +30,9 @@ def test_the_traffic_of_a_period_is_shared_by_version_and_size_and_priced_agains
     record(api, config, small_version, small, 10, shadow=True)
     api.project()
     today = datetime.now(UTC).date()
-    found = ok(api.get("/v1/routing-traffic", "root", **{"from": str(today), "to": str(today)}))
+    found = ok(api.get("/v1/routing-traffic", "root", **{"from": str(today), "to": str(today), "routing_config_id": config}))
+    everything = ok(api.get("/v1/routing-traffic", "root", **{"from": str(today), "to": str(today)}))
+    assert everything["predictions"] > found["predictions"], "the story's own config answered some too"
     assert found["predictions"] == 100 and found["shadow_predictions"] == 10
     shares = {v["version_id"]: v["share"] for v in found["by_version"]}
     assert shares == {small_version: 0.75, large_version: 0.25}
@@ -43,7 +45,8 @@ def test_the_traffic_of_a_period_is_shared_by_version_and_size_and_priced_agains
     yesterday = today - timedelta(days=1)
     empty = ok(api.get("/v1/routing-traffic", "root", **{"from": str(yesterday), "to": str(yesterday)}))
     assert empty["predictions"] == 0 and empty["by_version"] == [] and empty["cost"] == 0
-    before = ok(api.get("/v1/routing-traffic", "aud", **{"from": str(today), "to": str(today), "as_of": found["as_of_position"] - 20}))
+    before = ok(api.get("/v1/routing-traffic", "aud", **{"from": str(today), "to": str(today), "routing_config_id": config,
+                                                          "as_of": found["as_of_position"] - 20}))
     assert before["predictions"] < 100, "as of an earlier position, fewer predictions were recorded"
 
 

@@ -1,4 +1,4 @@
-"""AutoML on small data with budgets of one to three seconds."""
+"""AutoML on small data with budgets of a few seconds."""
 
 from __future__ import annotations
 
